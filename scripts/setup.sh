@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian machine for streamapp: system packages, then a virtualenv in .venv
+# with the package and its [dev] extra. Safe to run again; it only adds what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages:
+#   libcoap3-bin                     Debian's libcoap coap-server-*/coap-client-* (independent CoAP peer)
+#   autoconf automake libtool pkg-config   DTLSSocket's build (aiocoap's tinydtls transport)
+#   iproute2                         network namespaces for the delayed-link benchmarks
+APT_PACKAGES=(libcoap3-bin autoconf automake libtool pkg-config iproute2)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        echo "setup: installing Debian packages: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        echo "setup: missing Debian packages ${missing[*]}; install them with: sudo apt-get install ${missing[*]}" >&2
+    fi
+fi
+
+# Python 3.11 or 3.12 (the diffusion SDK does not support 3.13).
+PY=""
+for cand in "${PYTHON:-}" python3.12 python3.11 python3; do
+    [ -n "$cand" ] || continue
+    if command -v "$cand" >/dev/null && "$cand" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] < (3, 13)))' 2>/dev/null; then
+        PY="$cand"; break
+    fi
+done
+if [ -z "$PY" ]; then
+    echo "setup: need Python 3.11 or 3.12 (set PYTHON=/path/to/python3.12)" >&2
+    exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv with $("$PY" --version)"
+    "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+echo "setup: ready (.venv/bin/streamapp, .venv/bin/pytest)"

@@ -1,0 +1,7 @@
+"""Session-wide fixtures: real peers (Kafka broker, Diffusion emulator, CoAP servers) on free loopback ports."""
+
+pytest_plugins = [
+    "tests.fixtures.kafka",
+    "tests.fixtures.diffusion",
+    "tests.fixtures.coap",
+]
