@@ -1,0 +1,22 @@
+"""streamapp: Kafka <-> Diffusion and Kafka -> CoAP connectors as one Faust application.
+
+Run it with ``faust -A streamapp worker``. The Faust app is created on first access of
+``streamapp.app`` so that the ``streamapp`` command line (check-config, dev stack) does not need
+valid worker settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["app", "__version__"]
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from .app import app
+
+        return app
+    raise AttributeError(f"module 'streamapp' has no attribute {name!r}")

@@ -1,0 +1,117 @@
+"""The converters a connector may name, and the options each one takes.
+
+Connect passes ``key.converter.<option>`` / ``value.converter.<option>`` to the converter with
+the prefix stripped. These models validate those options like the converters' own ConfigDefs
+(names, types, defaults, allowed values); the converters themselves live in
+``streamapp.converters``.
+"""
+
+from __future__ import annotations
+
+import codecs
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from .types import ConnectList, Password, upper
+
+__all__ = [
+    "CONVERTERS",
+    "STRING_CONVERTER",
+    "JSON_CONVERTER",
+    "BYTEARRAY_CONVERTER",
+    "AVRO_CONVERTER",
+    "ConverterOptions",
+    "converter_options_model",
+    "resolve_converter_class",
+]
+
+STRING_CONVERTER = "org.apache.kafka.connect.storage.StringConverter"
+JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
+BYTEARRAY_CONVERTER = "org.apache.kafka.connect.converters.ByteArrayConverter"
+AVRO_CONVERTER = "io.confluent.connect.avro.AvroConverter"
+
+
+class ConverterOptions(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+
+class StringConverterOptions(ConverterOptions):
+    encoding: str = Field("UTF-8", alias="converter.encoding", description="Character set of the string bytes.")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown character set '{value}' (e.g. UTF-8, UTF-16, ISO-8859-1)") from None
+        return value
+
+
+class JsonConverterOptions(ConverterOptions):
+    schemas_enable: bool = Field(
+        True, alias="schemas.enable", description='Values are {"schema": ..., "payload": ...} envelopes.'
+    )
+    schemas_cache_size: int = Field(1000, alias="schemas.cache.size", ge=0)
+    decimal_format: Annotated[Literal["BASE64", "NUMERIC"], BeforeValidator(upper)] = Field(
+        "BASE64", alias="decimal.format"
+    )
+    replace_null_with_default: bool = Field(True, alias="replace.null.with.default")
+
+
+class ByteArrayConverterOptions(ConverterOptions):
+    pass
+
+
+_SUBJECT_STRATEGIES = (
+    "io.confluent.kafka.serializers.subject.TopicNameStrategy",
+    "io.confluent.kafka.serializers.subject.RecordNameStrategy",
+    "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy",
+)
+SubjectStrategy = Literal[_SUBJECT_STRATEGIES]  # type: ignore[valid-type]
+
+
+class AvroConverterOptions(ConverterOptions):
+    schema_registry_url: ConnectList = Field(
+        ..., alias="schema.registry.url", min_length=1, description="Schema Registry URL(s), comma-separated."
+    )
+    basic_auth_credentials_source: Annotated[Literal["URL", "USER_INFO", "SASL_INHERIT"], BeforeValidator(upper)] = (
+        Field("URL", alias="basic.auth.credentials.source")
+    )
+    basic_auth_user_info: Password = Field(Password(""), alias="basic.auth.user.info")
+    auto_register_schemas: bool = Field(True, alias="auto.register.schemas")
+    use_latest_version: bool = Field(False, alias="use.latest.version")
+    key_subject_name_strategy: SubjectStrategy = Field(_SUBJECT_STRATEGIES[0], alias="key.subject.name.strategy")
+    value_subject_name_strategy: SubjectStrategy = Field(_SUBJECT_STRATEGIES[0], alias="value.subject.name.strategy")
+    ssl_truststore_location: str = Field("", alias="schema.registry.ssl.truststore.location")
+    ssl_truststore_password: Password = Field(Password(""), alias="schema.registry.ssl.truststore.password")
+    ssl_keystore_location: str = Field("", alias="schema.registry.ssl.keystore.location")
+    ssl_keystore_password: Password = Field(Password(""), alias="schema.registry.ssl.keystore.password")
+    ssl_key_password: Password = Field(Password(""), alias="schema.registry.ssl.key.password")
+    enhanced_avro_schema_support: bool = Field(False, alias="enhanced.avro.schema.support")
+    connect_meta_data: bool = Field(True, alias="connect.meta.data")
+
+
+CONVERTERS: dict[str, type[ConverterOptions]] = {
+    STRING_CONVERTER: StringConverterOptions,
+    JSON_CONVERTER: JsonConverterOptions,
+    BYTEARRAY_CONVERTER: ByteArrayConverterOptions,
+    AVRO_CONVERTER: AvroConverterOptions,
+}
+
+_BY_SIMPLE_NAME = {name.rsplit(".", 1)[1]: name for name in CONVERTERS}
+
+
+def resolve_converter_class(name: str) -> str:
+    """Full class name for a converter given by full or simple name; ``ValueError`` lists the allowed ones."""
+    name = name.strip()
+    if name in CONVERTERS:
+        return name
+    if name in _BY_SIMPLE_NAME:
+        return _BY_SIMPLE_NAME[name]
+    raise ValueError(f"unknown converter '{name}'; supported: {', '.join(CONVERTERS)}")
+
+
+def converter_options_model(class_name: str) -> type[ConverterOptions]:
+    return CONVERTERS[class_name]

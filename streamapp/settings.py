@@ -1,0 +1,113 @@
+"""Worker settings: every ``STREAMAPP_*`` environment variable, typed and documented in one place.
+
+Values come from the environment, then from ``settings/worker.env`` (relative to the working
+directory, or the file named by ``STREAMAPP_ENV_FILE``), then the defaults below, which run the
+embedded dev stack. ``streamapp settings`` prints the effective values (secrets hidden).
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["WorkerSettings", "load_settings"]
+
+
+class WorkerSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STREAMAPP_",
+        env_file=os.environ.get("STREAMAPP_ENV_FILE", "settings/worker.env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    app_id: str = Field("streamapp", min_length=1, description="Faust app id; also the Kafka consumer group id.")
+    broker: str = Field(
+        "kafka://127.0.0.1:9092",
+        description="Kafka bootstrap servers, e.g. kafka://host1:9092;host2:9092 (Faust URL syntax).",
+    )
+    broker_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How to reach Kafka."
+    )
+    ssl_cafile: str | None = Field(None, description="CA bundle (PEM) that signed the brokers' certificates.")
+    ssl_certfile: str | None = Field(None, description="Client certificate (PEM) for mutual TLS.")
+    ssl_keyfile: str | None = Field(None, description="Client private key (PEM) for mutual TLS.")
+    ssl_key_password: SecretStr | None = Field(None, description="Password of the client private key.")
+    ssl_check_hostname: bool = Field(True, description="Verify the brokers' host names against their certificates.")
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field("PLAIN", description="SASL mechanism.")
+    sasl_username: str | None = Field(None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(None, description="SASL password.")
+    web_host: str = Field("0.0.0.0", description="Interface of the worker's web server (health, metrics, REST API).")
+    web_port: int = Field(6066, ge=1, le=65535, description="Port of the worker's web server.")
+    store: str = Field("memory://", description="Table store: memory:// or rocksdb:// (needs a persistent volume).")
+    datadir: str = Field("streamapp-data", description="Directory for worker state (table stores).")
+    topic_partitions: int = Field(8, ge=1, description="Partitions of the topics the app creates (tables, channels).")
+    topic_replication_factor: int = Field(1, ge=1, description="Replication factor of the topics the app creates.")
+    connectors: str = Field(
+        "settings/connectors/",
+        description="Connector config files and/or directories, comma-separated.",
+    )
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        value = value.strip()
+        if "://" not in value:
+            value = "kafka://" + value  # accept plain host:port as Kafka users write it
+        return value
+
+    @model_validator(mode="after")
+    def _sasl_complete(self) -> "WorkerSettings":
+        if self.broker_security_protocol.startswith("SASL") and not (self.sasl_username and self.sasl_password):
+            raise ValueError(
+                f"STREAMAPP_BROKER_SECURITY_PROTOCOL={self.broker_security_protocol} needs "
+                "STREAMAPP_SASL_USERNAME and STREAMAPP_SASL_PASSWORD"
+            )
+        return self
+
+    @property
+    def connector_paths(self) -> list[str]:
+        return [p.strip() for p in self.connectors.split(",") if p.strip()]
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.ssl_cafile)
+        context.check_hostname = self.ssl_check_hostname
+        if self.ssl_certfile:
+            password = self.ssl_key_password.get_secret_value() if self.ssl_key_password else None
+            context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile, password=password)
+        return context
+
+    def broker_credentials(self) -> Any:
+        """Faust credentials object for the configured security protocol, or None for PLAINTEXT."""
+        import faust
+
+        protocol = self.broker_security_protocol
+        if protocol == "PLAINTEXT":
+            return None
+        if protocol == "SSL":
+            return faust.SSLCredentials(self.ssl_context())
+        assert self.sasl_username and self.sasl_password
+        return faust.SASLCredentials(
+            username=self.sasl_username,
+            password=self.sasl_password.get_secret_value(),
+            mechanism=self.sasl_mechanism,
+            ssl_context=self.ssl_context() if protocol == "SASL_SSL" else None,
+        )
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(env var, effective value with secrets hidden, description) for every setting."""
+        rows = []
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            shown = "[hidden]" if isinstance(value, SecretStr) else ("" if value is None else str(value))
+            rows.append((f"STREAMAPP_{name.upper()}", shown, info.description or ""))
+        return rows
+
+
+def load_settings(**overrides: Any) -> WorkerSettings:
+    return WorkerSettings(**overrides)
