@@ -13,47 +13,52 @@ if TYPE_CHECKING:
 
     from .settings import WorkerSettings
 
-__all__ = ["install_connectors", "installed_connectors"]
+__all__ = ["install_connectors", "loaded_connectors"]
 
 logger = logging.getLogger(__name__)
 
-_installed: list[LoadedConnector] = []
+# Per app: Faust initialises the worker more than once per command (root command, then the
+# subcommand), and installing agents twice would consume every record twice.
+_loaded: dict[int, list[LoadedConnector]] = {}
 
 
-def installed_connectors() -> list[LoadedConnector]:
-    return list(_installed)
+def loaded_connectors(app: "faust.App") -> list[LoadedConnector]:
+    return list(_loaded.get(id(app), []))
 
 
 def install_connectors(app: "faust.App", settings: "WorkerSettings") -> list[LoadedConnector]:
     """Load every connector config and install the implemented ones; exit 2 on any config error."""
     import streamapp.connectors  # noqa: F401  (registers the connector types)
 
+    if id(app) in _loaded:
+        return _loaded[id(app)]
     connectors, errors = load_connectors(settings.connector_paths)
     if errors:
-        print(
-            f"streamapp: {len(errors)} connector configuration error(s) in {settings.connectors}:",
-            file=sys.stderr,
-        )
+        print(f"streamapp: {len(errors)} connector configuration error(s) in {settings.connectors}:", file=sys.stderr)
         for error in errors:
             print(f"  {error}", file=sys.stderr)
-        print("Fix them (streamapp check-config PATH shows all problems) and start the worker again.", file=sys.stderr)
+        print("Fix them (streamapp check-config PATH shows every problem) and start the worker again.", file=sys.stderr)
         raise SystemExit(2)
-    if not connectors:
-        logger.warning(
-            "no connector configs found in %s (STREAMAPP_CONNECTORS); the worker is idle", settings.connectors
-        )
     for connector in connectors:
-        ctype = connector.type
-        if ctype.implementation is None:
-            logger.warning(
-                "connector %r (%s, from %s) is not implemented yet in this version of streamapp: "
-                "its configuration is valid, but it will not run",
-                connector.name,
-                ctype.class_name,
-                connector.source,
-            )
-            continue
-        ctype.implementation(app, connector, settings)
-        logger.info("connector %r (%s) installed from %s", connector.name, ctype.name, connector.source)
-        _installed.append(connector)
+        if connector.implemented:
+            connector.type.implementation(app, connector, settings)
+    _loaded[id(app)] = connectors
+
+    @app.task
+    async def _report_connectors() -> None:
+        # Logged once the worker runs, so the lines go through Faust's log configuration.
+        if not connectors:
+            logger.warning("no connector configs in %s (STREAMAPP_CONNECTORS): the worker is idle", settings.connectors)
+        for connector in connectors:
+            if connector.implemented:
+                logger.info("connector %r (%s) running, from %s", connector.name, connector.type.name, connector.source)
+            else:
+                logger.warning(
+                    "connector %r (%s, from %s) is not implemented yet in this version of streamapp: "
+                    "its configuration is valid, but it does not run",
+                    connector.name,
+                    connector.type.class_name,
+                    connector.source,
+                )
+
     return connectors

@@ -1,0 +1,62 @@
+"""`faust -A streamapp worker` against the real broker with the sample connector configs."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+from tests.fixtures.worker import WorkerProcess
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def test_worker_starts_with_sample_configs_and_stops_cleanly_on_sigterm(kafka_bootstrap, tmp_path):
+    worker = await WorkerProcess(kafka_bootstrap, ROOT / "settings/connectors", tmp_path).start()
+    try:
+        await worker.wait_ready()
+        for name in ("coap-sink", "DiffusionSinkConnector", "DiffusionSourceConnector"):
+            await worker.wait_for(rf"connector '{name}' \(\S+, from \S+\) is not implemented yet", timeout=20)
+    finally:
+        started = time.monotonic()
+        code = await worker.stop(signal.SIGTERM, timeout=30)
+    assert code == 0, worker.output[-3000:]
+    assert time.monotonic() - started < 30
+    assert "password" not in worker.output.replace("diffusion.password", "")  # no secret value in the logs
+    assert worker.output.count("is not implemented yet") == 3  # reported once per connector
+
+
+async def test_worker_refuses_to_start_with_a_bad_config(kafka_bootstrap, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "name": "sink",
+                "config": {
+                    "connector.class": "com.diffusiondata.connect.diffusion.sink.DiffusionSinkConnector",
+                    "topics": "price",
+                    "diffusion.url": "ws://127.0.0.1:8080",
+                    "diffusion.username": "admin",
+                    "diffusion.password": "${env:STREAMAPP_TEST_UNSET_PASSWORD}",
+                },
+            }
+        )
+    )
+    worker = await WorkerProcess(kafka_bootstrap, bad, tmp_path).start()
+    code = await worker.wait_exit(timeout=60)
+    assert code == 2
+    assert f"{bad}: key 'diffusion.destination': required key is missing" in worker.output
+    assert (
+        f"{bad}: key 'diffusion.password': ${{env:STREAMAPP_TEST_UNSET_PASSWORD}}: environment variable"
+        in worker.output
+    )
+
+
+async def test_worker_refuses_invalid_worker_settings(kafka_bootstrap, tmp_path):
+    worker = await WorkerProcess(
+        kafka_bootstrap, ROOT / "settings/connectors", tmp_path, env={"STREAMAPP_TOPIC_PARTITIONS": "none"}
+    ).start()
+    code = await worker.wait_exit(timeout=60)
+    assert code == 2
+    assert "STREAMAPP_TOPIC_PARTITIONS" in worker.output
