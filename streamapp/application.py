@@ -44,6 +44,8 @@ def create_app(settings: WorkerSettings) -> faust.App:
         web_port=settings.web_port,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication_factor,
+        broker_session_timeout=settings.broker_session_timeout,
+        broker_rebalance_timeout=settings.broker_rebalance_timeout,
         autodiscover=False,
     )
 

@@ -19,6 +19,8 @@ __all__ = ["main"]
 
 def _logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    # The Diffusion SDK logs its internals at INFO through structlog; keep its warnings only.
+    logging.getLogger("diffusion").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _serve(coro: Any) -> None:

@@ -48,6 +48,12 @@ class WorkerSettings(BaseSettings):
     datadir: str = Field("streamapp-data", description="Directory for worker state (table stores).")
     topic_partitions: int = Field(8, ge=1, description="Partitions of the topics the app creates (tables, channels).")
     topic_replication_factor: int = Field(1, ge=1, description="Replication factor of the topics the app creates.")
+    broker_session_timeout: float = Field(
+        60.0, gt=0, description="Seconds without heartbeats before the group drops a worker (Kafka session timeout)."
+    )
+    broker_rebalance_timeout: float = Field(
+        60.0, gt=0, description="Seconds the group waits for every worker to rejoin during a rebalance."
+    )
     connectors: str = Field(
         "settings/connectors/",
         description="Connector config files and/or directories, comma-separated.",

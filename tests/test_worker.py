@@ -7,13 +7,13 @@ import signal
 import time
 from pathlib import Path
 
-from tests.fixtures.worker import WorkerProcess
+from tests.fixtures.worker import make_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 async def test_worker_starts_with_sample_configs_and_stops_cleanly_on_sigterm(kafka_bootstrap, tmp_path):
-    worker = await WorkerProcess(kafka_bootstrap, ROOT / "settings/connectors", tmp_path).start()
+    worker = await make_worker(kafka_bootstrap, ROOT / "settings/connectors", tmp_path).start()
     try:
         await worker.wait_ready()
         for name in ("coap-sink", "DiffusionSinkConnector", "DiffusionSourceConnector"):
@@ -43,7 +43,7 @@ async def test_worker_refuses_to_start_with_a_bad_config(kafka_bootstrap, tmp_pa
             }
         )
     )
-    worker = await WorkerProcess(kafka_bootstrap, bad, tmp_path).start()
+    worker = await make_worker(kafka_bootstrap, bad, tmp_path).start()
     code = await worker.wait_exit(timeout=60)
     assert code == 2
     assert f"{bad}: key 'diffusion.destination': required key is missing" in worker.output
@@ -54,7 +54,7 @@ async def test_worker_refuses_to_start_with_a_bad_config(kafka_bootstrap, tmp_pa
 
 
 async def test_worker_refuses_invalid_worker_settings(kafka_bootstrap, tmp_path):
-    worker = await WorkerProcess(
+    worker = await make_worker(
         kafka_bootstrap, ROOT / "settings/connectors", tmp_path, env={"STREAMAPP_TOPIC_PARTITIONS": "none"}
     ).start()
     code = await worker.wait_exit(timeout=60)

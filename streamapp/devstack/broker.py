@@ -252,6 +252,15 @@ class TansuBroker:
 
     async def _probe(self) -> bool:
         """One metadata request; True if it came from this instance's cluster."""
+        # A plain TCP connect first: aiokafka logs every refused connection at ERROR, which would
+        # show a newcomer an alarming line for each poll while the broker boots.
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), _PROBE_TIMEOUT_MS / 1000)
+        except (TimeoutError, OSError):
+            return False
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
         admin = AIOKafkaAdminClient(
             bootstrap_servers=self.bootstrap,
             request_timeout_ms=_PROBE_TIMEOUT_MS,

@@ -1,0 +1,109 @@
+"""`streamapp dev`: every part comes up on loopback, answers real clients, and stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+import aiocoap
+import diffusion
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from diffusion.internal.protocol.exceptions import ServerConnectionResponseError
+
+from tests.fixtures.diffusion import diffusion_session
+from tests.fixtures.net import free_tcp_port, free_udp_port
+
+ROOT = Path(__file__).resolve().parents[2]
+STREAMAPP = str(Path(sys.executable).with_name("streamapp"))
+
+
+async def _wait_line(path: Path, pattern: str, proc: asyncio.subprocess.Process, timeout: float) -> re.Match[str]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        text = path.read_text(errors="replace")
+        match = re.search(pattern, text)
+        if match:
+            return match
+        if proc.returncode is not None or loop.time() > deadline:
+            raise AssertionError(f"no {pattern!r} (exit {proc.returncode}); output:\n{text[-5000:]}")
+        await asyncio.sleep(0.25)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_dev_stack_comes_up_answers_clients_and_stops_on_ctrl_c(tmp_path):
+    broker, diff, coap, web = free_tcp_port(), free_tcp_port(), free_udp_port(), free_tcp_port()
+    out = tmp_path / "dev.out"
+    with open(out, "wb") as sink:
+        proc = await asyncio.create_subprocess_exec(
+            STREAMAPP,
+            "dev",
+            "--broker-port",
+            str(broker),
+            "--diffusion-port",
+            str(diff),
+            "--coap-port",
+            str(coap),
+            "--web-port",
+            str(web),
+            "--connectors",
+            str(ROOT / "settings/connectors"),
+            cwd=tmp_path,
+            stdout=sink,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "STREAMAPP_ENV_FILE": str(tmp_path / "none.env")},
+        )
+    try:
+        ready = await _wait_line(out, r"Ready in ([\d.]+)s", proc, timeout=120)
+        print(f"streamapp dev ready in {ready.group(1)} s")
+        text = out.read_text()
+        assert f"Kafka broker       127.0.0.1:{broker}" in text
+        assert f"Diffusion server   ws://127.0.0.1:{diff}" in text
+        assert f"CoAP server        coap://127.0.0.1:{coap}" in text
+        assert f"Worker             http://127.0.0.1:{web}" in text
+        worker_pid = int(re.search(r"\(pid (\d+),", text).group(1))
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=f"127.0.0.1:{broker}")
+        await admin.start()
+        try:
+            topics = set(await admin.list_topics())
+        finally:
+            await admin.close()
+        assert {"price", "coap_topic", "diffusion.price"} <= topics
+
+        async with diffusion_session(f"ws://127.0.0.1:{diff}", "admin", "password") as session:
+            assert session.state.connected
+        with pytest.raises(ServerConnectionResponseError) as refused:
+            async with diffusion_session(f"ws://127.0.0.1:{diff}", "admin", "wrong"):
+                pass
+        assert refused.value.response_code.name == "AUTHENTICATION_FAILED"
+
+        context = await aiocoap.Context.create_client_context()
+        try:
+            request = aiocoap.Message(code=aiocoap.GET, uri=f"coap://127.0.0.1:{coap}/.well-known/core")
+            response = await asyncio.wait_for(context.request(request).response, 10)
+        finally:
+            await context.shutdown()
+        assert response.code == aiocoap.CONTENT
+
+        await _wait_line(out, r"demo: Kafka price [1-9]\d* sent", proc, timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(proc.wait(), 60)
+    assert code == 0, out.read_text()[-3000:]
+    assert "stopping: worker, CoAP server, Diffusion emulator, broker" in out.read_text()
+    assert not _alive(worker_pid)
+    assert "Traceback" not in out.read_text()
