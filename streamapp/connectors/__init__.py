@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any, Callable
+
 from . import coap_config, diffusion_config
 from .registry import ConnectorType, lookup, register, registered
 
 __all__ = ["ConnectorType", "lookup", "register", "registered"]
+
+
+def _lazy(module: str) -> Callable[..., Any]:
+    """An implementation imported on first use: check-config stays fast and needs no SDK import."""
+
+    def implementation(app: Any, loaded: Any, settings: Any) -> Any:
+        return importlib.import_module(f"{__name__}.{module}").install(app, loaded, settings)
+
+    return implementation
+
 
 register(
     ConnectorType(
@@ -14,6 +27,7 @@ register(
         kind="sink",
         config_model=diffusion_config.DiffusionSinkConfig,
         description="Kafka topics to Diffusion topics",
+        implementation=_lazy("diffusion_sink"),
     )
 )
 register(
