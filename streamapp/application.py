@@ -34,6 +34,7 @@ def _settings_or_exit() -> WorkerSettings:
 
 
 def create_app(settings: WorkerSettings) -> faust.App:
+    logging.getLogger("diffusion").setLevel(settings.diffusion_sdk_log_level)
     app = faust.App(
         settings.app_id,
         broker=settings.broker,

@@ -54,6 +54,11 @@ class WorkerSettings(BaseSettings):
     broker_rebalance_timeout: float = Field(
         60.0, gt=0, description="Seconds the group waits for every worker to rejoin during a rebalance."
     )
+    diffusion_sdk_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "CRITICAL",
+        description="Log level of the Diffusion SDK's own loggers. It logs every refused request (even the expected "
+        "'no such topic' before a topic is created) as an ERROR with a traceback; streamapp logs what matters itself.",
+    )
     connectors: str = Field(
         "settings/connectors/",
         description="Connector config files and/or directories, comma-separated.",

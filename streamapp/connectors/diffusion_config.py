@@ -6,10 +6,12 @@ values are checked: the URL must be ws:// or wss://, the poll settings must be p
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+
+from streamapp.config.types import ConnectList, lower
 
 from streamapp.config.model import SinkConnectorConfig, SourceConnectorConfig
 from streamapp.config.types import Password
@@ -30,6 +32,30 @@ def _ws_url(value: str) -> str:
 DiffusionUrl = Annotated[str, AfterValidator(_ws_url)]
 
 
+# Topic specification properties the SDK accepts (diffusion TopicSpecification fields).
+TOPIC_PROPERTIES = (
+    "PUBLISH_VALUES_ONLY",
+    "VALIDATE_VALUES",
+    "TIDY_ON_UNSUBSCRIBE",
+    "SCHEMA",
+    "DONT_RETAIN_VALUE",
+    "PERSISTENT",
+    "REMOVAL",
+    "CONFLATION",
+    "OWNER",
+    "COMPRESSION",
+    "PRIORITY",
+)
+
+
+def _topic_properties(value: list[str]) -> list[str]:
+    for item in value:
+        name, sep, _ = item.partition("=")
+        if not sep or name.strip().upper() not in TOPIC_PROPERTIES:
+            raise ValueError(f"'{item}' is not NAME=VALUE with NAME one of {', '.join(TOPIC_PROPERTIES)}")
+    return value
+
+
 class DiffusionSinkConfig(SinkConnectorConfig):
     diffusion_url: DiffusionUrl = Field(
         ..., alias="diffusion.url", description="Diffusion server URL (ws:// or wss://)."
@@ -40,8 +66,51 @@ class DiffusionSinkConfig(SinkConnectorConfig):
         ...,
         alias="diffusion.destination",
         min_length=1,
-        description="Diffusion topic path pattern; tokens ${topic}, ${key}, ${key.version}, ${value.version}.",
+        description="Diffusion topic path pattern; tokens ${topic}, ${key}, ${key.version}, ${value.version}, "
+        "${partition}, ${offset}.",
     )
+    diffusion_tombstone_policy: Annotated[Literal["null", "remove"], BeforeValidator(lower)] = Field(
+        "null",
+        alias="diffusion.tombstone.policy",
+        description="A record with a null value publishes JSON null (null, as the Java connector) or removes the topic (remove).",
+    )
+    diffusion_topic_type: Annotated[Literal["json", "string", "int64", "double", "binary"], BeforeValidator(lower)] = (
+        Field("json", alias="diffusion.topic.type", description="Type of the Diffusion topics created and updated.")
+    )
+    diffusion_topic_properties: Annotated[ConnectList, AfterValidator(_topic_properties)] = Field(
+        [],
+        alias="diffusion.topic.properties",
+        description="Properties of created topics, comma-separated NAME=VALUE (e.g. PERSISTENT=false,DONT_RETAIN_VALUE=true).",
+    )
+    diffusion_max_in_flight: int = Field(
+        100, alias="diffusion.max.in.flight", ge=1, le=10000, description="Updates awaiting confirmation at once."
+    )
+    diffusion_request_timeout_ms: int = Field(
+        10000,
+        alias="diffusion.request.timeout.ms",
+        ge=100,
+        description="ms to wait for Diffusion to confirm one update.",
+    )
+    diffusion_reconnect_backoff_max_ms: int = Field(
+        10000,
+        alias="diffusion.reconnect.backoff.max.ms",
+        ge=100,
+        description="Longest wait between reconnection attempts.",
+    )
+
+    @field_validator("diffusion_destination")
+    @classmethod
+    def _destination_tokens(cls, value: str) -> str:
+        from .destination import DestinationPattern
+
+        DestinationPattern.parse(value)  # unknown tokens are a config error at startup
+        return value
+
+    def topic_properties(self) -> dict[str, str]:
+        return {
+            k.strip().upper(): v.strip()
+            for k, v in (item.partition("=")[::2] for item in self.diffusion_topic_properties)
+        }
 
 
 class DiffusionSourceConfig(SourceConnectorConfig):

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import aiocoap
-import diffusion
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from diffusion.internal.protocol.exceptions import ServerConnectionResponseError

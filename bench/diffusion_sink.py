@@ -1,0 +1,216 @@
+"""Diffusion sink throughput and latency against the raw SDK limit, measured in one run.
+
+    .venv/bin/python bench/diffusion_sink.py [--records 20000]
+
+1. Raw: one official-SDK session publishes N values with a bounded number in flight; the best
+   window of a few is the limit this machine's SDK can reach against the emulator.
+2. Sink: N records are produced to Kafka beforehand, a worker is started, and the rate is taken
+   from the first to the last value arriving at an SDK subscriber (startup time is printed apart).
+3. Latency: records produced at a steady 500/s carry their send time; p50/p99 at the subscriber.
+The broker and the emulator run in their own processes. Prints both rates and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+logging.getLogger("diffusion").setLevel(logging.CRITICAL)
+
+import diffusion  # noqa: E402
+import diffusion.datatypes as dt  # noqa: E402
+from aiokafka import AIOKafkaProducer  # noqa: E402
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
+from diffusion.features.topics.streams import ValueStreamHandler  # noqa: E402
+
+from bench._stack import free_port, percentile, service  # noqa: E402
+from streamapp.devstack.worker import WorkerProcess  # noqa: E402
+
+KEYS = 100
+
+
+class Arrivals:
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: float | None = None
+        self.last: float | None = None
+        self.latencies: list[float] = []
+        self.final: dict[str, int] = {}
+
+    async def on_update(self, *, topic_path: str, topic_value, **_) -> None:
+        now = time.perf_counter()
+        self.count += 1
+        self.first = self.first or now
+        self.last = now
+        if isinstance(topic_value, dict):
+            self.final[topic_path] = topic_value.get("seq", -1)
+            sent = topic_value.get("sent")
+            if sent is not None:
+                self.latencies.append(time.time() - sent)
+
+
+async def open_session(url: str):
+    return await diffusion.sessions().principal("admin").credentials(diffusion.Credentials("password")).open(url)
+
+
+async def subscriber(url: str, selector: str) -> tuple[object, Arrivals]:
+    session = await open_session(url)
+    arrivals = Arrivals()
+    session.topics.add_value_stream(selector, ValueStreamHandler(dt.JSON, update=arrivals.on_update))
+    await session.topics.subscribe(selector)
+    return session, arrivals
+
+
+async def raw_rate(url: str, n: int, window: int, root: str) -> float:
+    session = await open_session(url)
+    try:
+        for k in range(KEYS):  # create the topics first: the sink's steady state updates existing topics
+            await session.topics.add_and_set_topic(f"{root}/k{k}", dt.JSON, {"seq": -1})
+        slots = asyncio.Semaphore(window)
+
+        async def one(i: int) -> None:
+            try:
+                await session.topics.set_topic(f"{root}/k{i % KEYS}", {"key": i % KEYS, "seq": i, "px": 1.5}, dt.JSON)
+            finally:
+                slots.release()
+
+        tasks = []
+        start = time.perf_counter()
+        for i in range(n):
+            await slots.acquire()
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+        return n / (time.perf_counter() - start)
+    finally:
+        await session.close()
+
+
+async def produce(bootstrap: str, topic: str, n: int, *, rate: float | None = None, start: int = 0) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        t0 = time.perf_counter()
+        for i in range(start, start + n):
+            value = {"key": i % KEYS, "seq": i, "px": 1.5}
+            if rate:
+                value["sent"] = time.time()
+            await producer.send(topic, key=f"k{i % KEYS}".encode(), value=json.dumps(value).encode())
+            if rate:
+                delay = t0 + (i - start + 1) / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def wait_for(check, timeout: float) -> None:
+    deadline = time.perf_counter() + timeout
+    while not check():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("benchmark did not finish in time")
+        await asyncio.sleep(0.05)
+
+
+async def main(n: int) -> None:
+    broker_port, diffusion_port = free_port(), free_port()
+    url = f"ws://127.0.0.1:{diffusion_port}"
+    bootstrap = f"127.0.0.1:{broker_port}"
+    async with service("kafka-broker", port=broker_port), service("diffusion-emulator", port=diffusion_port):
+        # 1. raw SDK limit, with the same kind of subscriber attached as in the sink run
+        sub, _ = await subscriber(url, "?raw/")
+        raw = {}
+        for window in (50, 100, 200):
+            raw[window] = await raw_rate(url, min(n, 10000), window, f"raw/w{window}")
+            print(f"raw SDK set_topic, {window:>3} in flight: {raw[window]:8.0f} updates/s")
+        await sub.close()
+        best_window = max(raw, key=raw.get)
+
+        # 2. sink end to end
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        await admin.create_topics([NewTopic("bench_sink", 1, 1), NewTopic("bench_latency", 1, 1)])
+        await admin.close()
+        await produce(bootstrap, "bench_sink", n)
+        with tempfile.TemporaryDirectory() as tmp:
+            configs = Path(tmp) / "connectors"
+            configs.mkdir()
+            base = {
+                "connector.class": "com.diffusiondata.connect.diffusion.sink.DiffusionSinkConnector",
+                "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+                "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+                "value.converter.schemas.enable": "false",
+                "diffusion.url": url,
+                "diffusion.username": "admin",
+                "diffusion.password": "password",
+                "diffusion.max.in.flight": str(best_window),
+            }
+            (configs / "sink.json").write_text(
+                json.dumps(
+                    {
+                        "name": "bench",
+                        "config": {**base, "topics": "bench_sink", "diffusion.destination": "sink/${key}"},
+                    }
+                )
+            )
+            (configs / "latency.json").write_text(
+                json.dumps(
+                    {
+                        "name": "latency",
+                        "config": {**base, "topics": "bench_latency", "diffusion.destination": "lat/${key}"},
+                    }
+                )
+            )
+            sub, arrivals = await subscriber(url, "?sink/")
+            lat_sub, lat = await subscriber(url, "?lat/")
+            worker = WorkerProcess(
+                broker=f"kafka://{bootstrap}",
+                connectors=configs,
+                workdir=Path(tmp),
+                web_port=free_port(),
+                env={
+                    "STREAMAPP_BROKER_REBALANCE_TIMEOUT": "4",
+                    "STREAMAPP_ENV_FILE": os.devnull,
+                    "STREAMAPP_TOPIC_PARTITIONS": "1",
+                },
+                log_level="warning",
+            )
+            started = time.perf_counter()
+            await worker.start()
+            try:
+                last = n - 1
+                await wait_for(
+                    lambda: len(arrivals.final) == KEYS and all(s >= last - KEYS + 1 for s in arrivals.final.values()),
+                    300,
+                )
+                total = time.perf_counter() - started
+                sink_rate = arrivals.count / (arrivals.last - arrivals.first)
+                # 3. latency at a steady 500 records/s
+                await produce(bootstrap, "bench_latency", 5000, rate=500)
+                await wait_for(lambda: len(lat.latencies) >= 5000, 60)
+            finally:
+                await worker.stop()
+                await sub.close()
+                await lat_sub.close()
+        best = raw[best_window]
+        print(
+            f"sink end to end ({n} records, window {best_window}): {sink_rate:8.0f} records/s "
+            f"({arrivals.count} updates, {total:.1f}s including worker start)"
+        )
+        print(f"ratio sink / raw SDK: {sink_rate / best:.2f}  (target >= 0.85)")
+        ms = [x * 1000 for x in lat.latencies]
+        print(f"latency at 500 records/s: p50 {percentile(ms, 0.5):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=20000)
+    asyncio.run(main(parser.parse_args().records))

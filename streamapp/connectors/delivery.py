@@ -1,0 +1,104 @@
+"""Bounded, per-key ordered delivery, and the watermark of what has been delivered per partition.
+
+A sink hands each record to :class:`OrderedDispatcher` with an ordering key (the Diffusion topic
+path, the CoAP resource). At most ``window`` deliveries are in flight; deliveries that share a key
+run one after another in submission (Kafka) order, which is what keeps a Diffusion topic's value
+from being overwritten by an older record. Different keys proceed in parallel.
+
+:class:`PartitionWatermark` turns out-of-order completions into "every offset up to N is
+delivered", the value the delivered-offset table stores. Worked example: offsets 5, 6, 7 are
+pending; 6 completes (watermark stays 4), then 5 (watermark 6), then 7 (watermark 7).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import Awaitable, Callable, Generic, Hashable, TypeVar
+
+__all__ = ["OrderedDispatcher", "PartitionWatermark"]
+
+T = TypeVar("T")
+
+
+class OrderedDispatcher(Generic[T]):
+    def __init__(self, window: int, deliver: Callable[[T], Awaitable[None]]) -> None:
+        if window < 1:
+            raise ValueError("window must be >= 1")
+        self._slots = asyncio.Semaphore(window)
+        self._deliver = deliver
+        self._chains: dict[Hashable, collections.deque[T]] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.in_flight = 0
+
+    async def submit(self, key: Hashable, item: T) -> None:
+        """Queue ``item`` behind earlier items of the same key; waits while the window is full."""
+        await self._slots.acquire()
+        self.in_flight += 1
+        self._idle.clear()
+        chain = self._chains.get(key)
+        if chain is not None:
+            chain.append(item)
+            return
+        self._chains[key] = collections.deque((item,))
+        task = asyncio.create_task(self._run_chain(key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_chain(self, key: Hashable) -> None:
+        chain = self._chains[key]
+        while chain:
+            item = chain[0]
+            try:
+                await self._deliver(item)
+            finally:
+                chain.popleft()
+                self.in_flight -= 1
+                self._slots.release()
+                if not self.in_flight:
+                    self._idle.set()
+        del self._chains[key]
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Wait until nothing is in flight; False if ``timeout`` passed first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    async def cancel(self) -> None:
+        """Abandon everything in flight (it stays unacked, so it is redelivered after a restart)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class PartitionWatermark:
+    """Highest offset N such that every tracked offset <= N completed, for one partition."""
+
+    def __init__(self, start: int = -1) -> None:
+        self.value = start
+        self._pending: collections.deque[int] = collections.deque()  # offsets in arrival (increasing) order
+        self._done: set[int] = set()
+
+    def track(self, offset: int) -> None:
+        self._pending.append(offset)
+
+    def complete(self, offset: int) -> bool:
+        """Mark ``offset`` done; True if the watermark advanced."""
+        self._done.add(offset)
+        advanced = False
+        pending, done = self._pending, self._done
+        while pending and pending[0] in done:
+            head = pending.popleft()
+            done.discard(head)
+            self.value = head
+            advanced = True
+        return advanced
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)

@@ -1,0 +1,99 @@
+"""Ordered, bounded dispatch and delivered watermarks."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from streamapp.connectors.delivery import OrderedDispatcher, PartitionWatermark
+
+
+async def test_same_key_in_order_different_keys_in_parallel():
+    log: list[tuple[str, int]] = []
+    running: set[str] = set()
+    overlap = []
+
+    async def deliver(item):
+        key, n = item
+        assert key not in running, "two deliveries of one key ran at once"
+        running.add(key)
+        overlap.append(len(running))
+        await asyncio.sleep(random.random() / 1000)
+        running.discard(key)
+        log.append(item)
+
+    dispatcher = OrderedDispatcher(8, deliver)
+    for n in range(200):
+        key = f"k{n % 5}"
+        await dispatcher.submit(key, (key, n))
+    assert await dispatcher.drain(5)
+    for key in {k for k, _ in log}:
+        seq = [n for k, n in log if k == key]
+        assert seq == sorted(seq) and len(seq) == 40
+    assert max(overlap) > 1  # keys did run concurrently
+
+
+async def test_window_bounds_in_flight():
+    gate = asyncio.Event()
+    started = 0
+
+    async def deliver(item):
+        nonlocal started
+        started += 1
+        await gate.wait()
+
+    dispatcher = OrderedDispatcher(3, deliver)
+    for n in range(3):
+        await dispatcher.submit(n, n)
+    blocked = asyncio.create_task(dispatcher.submit(99, 99))
+    await asyncio.sleep(0.01)
+    assert not blocked.done() and dispatcher.in_flight == 3
+    gate.set()
+    await asyncio.wait_for(blocked, 1)
+    assert await dispatcher.drain(1) and started == 4 and dispatcher.in_flight == 0
+
+
+async def test_drain_times_out_and_cancel_abandons():
+    async def deliver(item):
+        await asyncio.sleep(10)
+
+    dispatcher = OrderedDispatcher(2, deliver)
+    await dispatcher.submit("a", 1)
+    assert await dispatcher.drain(0.05) is False
+    await dispatcher.cancel()
+
+
+def test_window_must_be_positive():
+    with pytest.raises(ValueError):
+        OrderedDispatcher(0, None)
+
+
+@pytest.mark.parametrize(
+    "order,expected",
+    [
+        ([5, 6, 7], [5, 6, 7]),
+        ([6, 5, 7], [4, 6, 7]),
+        ([7, 6, 5], [4, 4, 7]),
+        ([5, 7, 6], [5, 5, 7]),
+    ],
+)
+def test_watermark_follows_contiguous_completions(order, expected):
+    mark = PartitionWatermark(4)
+    for offset in (5, 6, 7):
+        mark.track(offset)
+    seen = []
+    for offset in order:
+        mark.complete(offset)
+        seen.append(mark.value)
+    assert seen == expected and mark.pending == 0
+
+
+def test_watermark_with_gaps_in_offsets():
+    mark = PartitionWatermark()
+    for offset in (10, 13, 20):  # compaction leaves gaps
+        mark.track(offset)
+    assert mark.complete(13) is False and mark.value == -1
+    assert mark.complete(10) is True and mark.value == 13
+    assert mark.complete(20) is True and mark.value == 20
