@@ -63,6 +63,7 @@ class SinkConnector:
     batch_linger = 0.02  # s; how long noack_take waits to fill a batch
     retry_backoff_initial = 0.05
     retry_backoff_max = 5.0
+    offset_flush_interval = 0.025  # s between delivered-offset table writes (see _complete)
     shutdown_grace = 10.0  # s to finish in-flight deliveries on stop before abandoning them (unacked)
 
     def __init__(self, app: Any, loaded: LoadedConnector, settings: Any) -> None:
@@ -273,9 +274,12 @@ class SinkConnector:
         if mark.complete(offset):
             self._dirty.add((topic, partition))
             if not self._flush_scheduled:
-                # Coalesce: completions in the same loop iteration write the table once per partition.
+                # Coalesce: one table write per partition per interval. Each write is a changelog
+                # record produced and consumed back by every worker (a GlobalTable); per-record writes
+                # cost ~15% of the sink's CPU. What completes within the interval before a crash is
+                # delivered again after the restart, like what was in flight.
                 self._flush_scheduled = True
-                asyncio.get_running_loop().call_soon(self._flush_offsets)
+                asyncio.get_running_loop().call_later(self.offset_flush_interval, self._flush_offsets)
 
     def _flush_offsets(self) -> None:
         self._flush_scheduled = False
