@@ -23,12 +23,12 @@ def records(topic_count: int, start: int = 0) -> list[tuple[bytes, bytes]]:
     ]
 
 
-async def wait_final(check, timeout: float) -> None:
+async def wait_final(check, timeout: float, explain=lambda: "") -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not check():
         if loop.time() > deadline:
-            raise AssertionError("timed out waiting for the final values")
+            raise AssertionError(f"timed out waiting for the final values; {explain()}")
         await asyncio.sleep(0.2)
 
 
@@ -68,6 +68,8 @@ async def test_sigkill_mid_stream_then_restart_loses_nothing(kafka_bootstrap, di
                     for k, seq in last.items()
                 ),
                 90,
+                lambda: f"latest per key: {[(collector.values(f'{root}/{k}') or [{}])[-1].get('seq') for k in last]}; "
+                f"worker output:\n{second.output[-3000:]}",
             )
         finally:
             assert await second.stop() == 0
