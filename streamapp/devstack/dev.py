@@ -48,6 +48,33 @@ async def _create_topics(bootstrap: str, names: tuple[str, ...], partitions: int
         await admin.close()
 
 
+def _point_at_ports(connectors: str, ports: DevPorts, workdir: Path) -> str:
+    """Connector files for this run: the samples target the default ports; on other ports, copies
+    with those URLs rewritten are used instead (the originals are not touched)."""
+    defaults = DevPorts()
+    replacements = {
+        f"ws://{defaults.host}:{defaults.diffusion}": f"ws://{ports.host}:{ports.diffusion}",
+        f"coap://{defaults.host}:{defaults.coap}": f"coap://{ports.host}:{ports.coap}",
+    }
+    replacements = {old: new for old, new in replacements.items() if old != new}
+    paths = [Path(p.strip()).resolve() for p in connectors.split(",") if p.strip()]
+    if not replacements:
+        return ",".join(map(str, paths))
+    target = workdir / "connectors"
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.iterdir():
+        old.unlink()
+    for path in paths:
+        for file in sorted(path.iterdir()) if path.is_dir() else [path]:
+            if file.suffix not in (".json", ".properties"):
+                continue
+            text = file.read_text(encoding="utf-8")
+            for old, new in replacements.items():
+                text = text.replace(old, new)
+            (target / file.name).write_text(text, encoding="utf-8")
+    return str(target)
+
+
 async def run_dev(
     ports: DevPorts,
     *,
@@ -65,7 +92,7 @@ async def run_dev(
             loop.add_signal_handler(sig, stop.set)
     started = time.monotonic()
     workdir = Path(workdir).resolve()
-    connectors_path = ",".join(str(Path(p.strip()).resolve()) for p in connectors.split(",") if p.strip())
+    connectors_path = _point_at_ports(connectors, ports, workdir)
     host = ports.host
     async with contextlib.AsyncExitStack() as stack:
         broker = TansuBroker(host, ports.broker)

@@ -97,7 +97,8 @@ async def test_dev_stack_comes_up_answers_clients_and_stops_on_ctrl_c(tmp_path):
             await context.shutdown()
         assert response.code == aiocoap.CONTENT
 
-        await _wait_line(out, r"demo: Kafka price [1-9]\d* sent", proc, timeout=30)
+        # Data moves: the sample Diffusion sink publishes the demo's Kafka prices to Diffusion kafka/price.
+        await _wait_line(out, r"demo: Kafka price [1-9]\d* sent -> Diffusion kafka/price [1-9]", proc, timeout=60)
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGINT)
