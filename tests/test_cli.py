@@ -34,7 +34,7 @@ def test_check_config_json_output(tmp_path):
     assert result.returncode == 0
     doc = json.loads(result.stdout)
     [connector] = doc["connectors"]
-    assert connector["type"] == "diffusion-source" and connector["implemented"] is False
+    assert connector["type"] == "diffusion-source" and connector["implemented"] is True
     assert connector["config"]["diffusion.password"] == "[hidden]"
     assert connector["config"]["diffusion.selector"] == "?source/kafka/.*"
 

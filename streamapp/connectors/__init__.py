@@ -37,6 +37,7 @@ register(
         kind="source",
         config_model=diffusion_config.DiffusionSourceConfig,
         description="Diffusion topics to Kafka topics",
+        implementation=_lazy("diffusion_source"),
     )
 )
 register(

@@ -131,3 +131,32 @@ class DiffusionSourceConfig(SourceConnectorConfig):
     diffusion_poll_size: int = Field(
         128, alias="diffusion.poll.size", ge=1, description="Maximum records per batch sent to Kafka."
     )
+    diffusion_removal_tombstone: bool = Field(
+        False,
+        alias="diffusion.removal.tombstone",
+        description="A removed Diffusion topic produces a tombstone (null value) for its path.",
+    )
+    diffusion_queue_size: int = Field(
+        10000,
+        alias="diffusion.queue.size",
+        ge=1,
+        description="Updates queued between Diffusion and Kafka; beyond it, the latest value per topic replaces "
+        "its queued one (conflation, counted).",
+    )
+    diffusion_reconnect_backoff_max_ms: int = Field(
+        10000,
+        alias="diffusion.reconnect.backoff.max.ms",
+        ge=100,
+        description="Longest wait between reconnection attempts.",
+    )
+
+    @field_validator("kafka_topic")
+    @classmethod
+    def _kafka_topic(cls, value: str) -> str:
+        from .kafka_topic_names import KafkaTopicPattern, TopicNameError
+
+        try:
+            KafkaTopicPattern(value).validate_static()  # a fixed name that can never be legal is a config error
+        except TopicNameError as exc:
+            raise ValueError(str(exc)) from None
+        return value

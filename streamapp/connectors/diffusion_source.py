@@ -1,0 +1,400 @@
+"""Diffusion source: Diffusion topics matched by a selector -> Kafka topics.
+
+Shape (design card)::
+
+    DiffusionSubscriber (value stream per data type) --> ConflatingQueue (bounded, latest per path wins)
+      --> leader-only Faust timer drains batches of <= diffusion.poll.size --> Faust channel
+      --> agent: infer schema, convert, produce (key = path, headers: path, type, sequence)
+      --> fingerprint table (GlobalTable): last produced value's fingerprint and sequence per path
+
+* Only the worker that is the group's leader subscribes (``app.timer(..., on_leader=True)``).
+  The timer body keeps running while this worker is the leader: it drains whenever something is
+  queued and waits ``diffusion.poll.interval`` only when the queue is empty (the back-off never
+  caps throughput). Each wake-up checks ``app.is_leader()``; a worker that lost the leadership
+  closes its subscription and drops what it had queued (the new leader's subscription replays the
+  current values, and the fingerprints keep unchanged ones from being produced twice).
+* Order per Diffusion path: the queue keeps it, batches are produced in order by one agent, and a
+  path's records all go to one partition (the key is the path).
+* No duplicates across restarts: the snapshot value a (re)subscription delivers for a path is
+  dropped when its fingerprint equals the last one produced for that path; sequence numbers
+  continue from the table. The table is written once the broker acknowledged the record, so a
+  crash can cause a duplicate (at least once), never a loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from streamapp.converters import make_converter
+from streamapp.diffusion.connection import DiffusionConnection
+from streamapp.diffusion.subscriber import ConflatingQueue, DiffusionSubscriber, Update
+from streamapp.records import STRING_SCHEMA
+
+from .kafka_topic_names import KafkaTopicPattern, TopicNameError
+from .source_schema import infer
+
+__all__ = ["FINGERPRINT_TABLE", "DiffusionSource", "fingerprint_table", "install"]
+
+logger = logging.getLogger(__name__)
+
+FINGERPRINT_TABLE = "streamapp-source-fingerprints"
+HEADER_PATH = "diffusion.path"
+HEADER_TYPE = "diffusion.topic.type"
+HEADER_SEQUENCE = "diffusion.sequence"
+_TOMBSTONE_FP = "tombstone"
+
+_tables: dict[int, Any] = {}
+
+
+def fingerprint_table(app: Any) -> Any:
+    """Per connector and Diffusion path: "<sequence> <fingerprint>" of the last produced record."""
+    table = _tables.get(id(app))
+    if table is None:
+        table = app.GlobalTable(
+            FINGERPRINT_TABLE,
+            key_type=str,
+            value_type=str,
+            partitions=1,
+            use_partitioner=True,
+            help="Last produced value fingerprint and sequence number per source connector and Diffusion path.",
+        )
+        _tables[id(app)] = table
+    return table
+
+
+@dataclass
+class SourceCounters:
+    received: int = 0  # updates drained from the queue
+    produced: int = 0
+    unchanged: int = 0  # snapshot values equal to what was already produced
+    tombstones: int = 0
+    invalid_topic: int = 0  # Kafka topic name not legal for that path
+    conversion_errors: int = 0
+    send_retries: int = 0
+    batches: int = 0
+
+
+class DiffusionSource:
+    # s; table writes are coalesced per path (each is a changelog record every worker reads back).
+    # A crash loses at most this much of the fingerprints: those values may be produced again.
+    fingerprint_flush_interval = 0.25
+    max_in_flight = 2000  # records sent to Kafka and not yet acknowledged
+
+    def __init__(self, app: Any, loaded: Any, settings: Any) -> None:
+        self.app = app
+        self.loaded = loaded
+        self.name = loaded.name
+        self.config = cfg = loaded.config
+        self.settings = settings
+        self.pattern = KafkaTopicPattern(cfg.kafka_topic)
+        self.key_converter = make_converter(
+            cfg.key_converter, loaded.key_converter_options, is_key=True
+        )
+        self.value_converter = make_converter(
+            cfg.value_converter, loaded.value_converter_options, is_key=False
+        )
+        self.queue = ConflatingQueue(cfg.diffusion_queue_size)
+        self.poll_interval = cfg.diffusion_poll_interval / 1000
+        self.poll_size = cfg.diffusion_poll_size
+        partitions = cfg.topic_creation_default_partitions
+        replicas = cfg.topic_creation_default_replication_factor
+        self.partitions = (
+            settings.topic_partitions if partitions in (-1, None) else partitions
+        )
+        self.replicas = (
+            settings.topic_replication_factor if replicas in (-1, None) else replicas
+        )
+        self.table = fingerprint_table(app)
+        self.channel = app.channel()
+        self.counters = SourceCounters()
+        self.subscriber: DiffusionSubscriber | None = None
+        self.state = "STANDBY"
+        self._last: dict[
+            str, tuple[int, str]
+        ] = {}  # path -> (sequence, fingerprint) produced
+        self._dirty: dict[str, tuple[int, str]] = {}
+        self._flush_scheduled = False
+        self._declared: set[str] = set()
+        self._bad_paths: set[str] = set()
+        self._running = False
+        self._inflight: collections.deque[tuple] = collections.deque()
+        self._sent = asyncio.Event()
+        self._slots = asyncio.Semaphore(self.max_in_flight)
+        self._confirmer: asyncio.Task | None = None
+
+    # --- wiring -------------------------------------------------------------------------------------
+
+    def install(self) -> None:
+        self.app.agent(self.channel, name=f"streamapp.source.{self.name}")(self._agent)
+        self.app.timer(
+            self.poll_interval,
+            on_leader=True,
+            name=f"streamapp.source.{self.name}.poll",
+        )(self._tick)
+
+    # --- leader: subscription and draining ----------------------------------------------------------
+
+    async def _tick(self) -> None:
+        if self._running:
+            return
+        self._running = True
+        try:
+            await self._start_subscription()
+            while True:
+                if not self.app.is_leader():
+                    logger.info(
+                        "connector %r: this worker is no longer the leader; unsubscribing",
+                        self.name,
+                    )
+                    return
+                batch = self.queue.drain(self.poll_size)
+                if batch:
+                    await self.channel.send(value=batch)
+                    continue
+                await self.queue.wait(
+                    self.poll_interval
+                )  # the back-off, only when nothing is queued
+        finally:
+            self._running = False
+            await self._stop_subscription()
+
+    async def _start_subscription(self) -> None:
+        cfg = self.config
+        self._last.clear()  # the table is the truth when leadership (re)starts
+        connection = DiffusionConnection(
+            cfg.diffusion_url,
+            cfg.diffusion_username,
+            cfg.diffusion_password.get_secret_value(),
+            name=self.name,
+            backoff_max=cfg.diffusion_reconnect_backoff_max_ms / 1000,
+        )
+        self.subscriber = DiffusionSubscriber(
+            connection,
+            cfg.diffusion_selector,
+            self.queue,
+            tombstones=cfg.diffusion_removal_tombstone,
+            name=self.name,
+        )
+        await self.subscriber.start()
+        self.state = "RUNNING"
+
+    async def _stop_subscription(self) -> None:
+        subscriber, self.subscriber = self.subscriber, None
+        if subscriber is not None:
+            try:
+                await asyncio.shield(subscriber.stop())
+            except Exception as exc:  # noqa: BLE001 -- closing is best effort
+                logger.debug(
+                    "connector %r: closing the Diffusion session: %s", self.name, exc
+                )
+        self.queue.clear()
+        self._flush()  # the next leader reads the fingerprints: hand them over now, not in 0.25 s
+        self.state = "STANDBY"
+
+    # --- agent: records into Kafka ------------------------------------------------------------------
+
+    async def _agent(self, stream: Any) -> None:
+        self._confirmer = asyncio.create_task(
+            self._confirm(), name=f"source-confirm-{self.name}"
+        )
+        async for batch in stream:
+            try:
+                await self._produce(batch)
+            except asyncio.CancelledError:
+                raise
+            except (
+                Exception
+            ):  # never let the agent die: that would stop the connector silently
+                logger.exception(
+                    "connector %r: unexpected error producing a batch", self.name
+                )
+
+    async def _produce(self, batch: list[Update]) -> None:
+        self.counters.batches += 1
+        producer = self.app.producer
+        for update in batch:
+            self.counters.received += 1
+            prepared = self._prepare(update)
+            if prepared is None:
+                continue
+            topic, key, value, headers, path, seq, fp = prepared
+            if topic not in self._declared:
+                await self._declare(topic)
+            await self._slots.acquire()
+            future = await producer.send(topic, key, value, None, None, headers)
+            self._inflight.append((future, topic, key, value, headers, path, seq, fp))
+            self._sent.set()
+
+    async def _confirm(self) -> None:
+        """Await the broker's acknowledgements in send order and record the fingerprints.
+
+        Sending does not wait for them, so aiokafka batches what arrives while a request is in
+        flight (waiting per batch would make every batch one broker round trip); at most
+        ``max_in_flight`` records are unacknowledged at once.
+        """
+        inflight = self._inflight
+        while True:
+            if not inflight:
+                self._sent.clear()
+                await self._sent.wait()
+                continue
+            future, topic, key, value, headers, path, seq, fp = inflight.popleft()
+            try:
+                await future
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                await self._resend(exc, topic, key, value, headers)
+            finally:
+                self._slots.release()
+            self.counters.produced += 1
+            self._remember(path, seq, fp)
+
+    def _prepare(self, update: Update) -> tuple | None:
+        path = update.path
+        try:
+            topic = self.pattern.render(path)
+        except TopicNameError as exc:
+            self.counters.invalid_topic += 1
+            if path not in self._bad_paths and len(self._bad_paths) < 10000:
+                self._bad_paths.add(path)
+                logger.error(
+                    "connector %r: %s; its updates are skipped", self.name, exc
+                )
+            return None
+        try:
+            key = self.key_converter.from_connect(topic, STRING_SCHEMA, path)
+            if update.removed:
+                value = None
+                fp = _TOMBSTONE_FP
+            else:
+                schema, connect_value = infer(update.value)
+                value = self.value_converter.from_connect(topic, schema, connect_value)
+                fp = (
+                    hashlib.blake2b(value, digest_size=16).hexdigest()
+                    if value is not None
+                    else "null"
+                )
+        except Exception as exc:  # noqa: BLE001
+            self.counters.conversion_errors += 1
+            logger.error(
+                "connector %r: cannot convert the value of Diffusion topic '%s': %s",
+                self.name,
+                path,
+                exc,
+            )
+            return None
+        last = self._last_of(path)
+        if update.initial and last is not None and last[1] == fp:
+            self.counters.unchanged += 1
+            return None
+        if update.removed and (last is None or last[1] == _TOMBSTONE_FP):
+            return None  # nothing produced for it, or already tombstoned
+        seq = (last[0] if last else 0) + 1
+        self._last[path] = (seq, fp)
+        if update.removed:
+            self.counters.tombstones += 1
+        headers = [
+            (HEADER_PATH, path.encode()),
+            (HEADER_TYPE, update.type_name.encode()),
+            (HEADER_SEQUENCE, str(seq).encode()),
+        ]
+        return topic, key, value, headers, path, seq, fp
+
+    async def _resend(
+        self, exc: BaseException, topic: str, key: Any, value: Any, headers: Any
+    ) -> None:
+        delay = 0.1
+        while True:
+            self.counters.send_retries += 1
+            logger.warning(
+                "connector %r: producing to %s failed (%s); retrying in %.1fs",
+                self.name,
+                topic,
+                exc,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            try:
+                await self.app.producer.send_and_wait(
+                    topic, key, value, None, None, headers
+                )
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as again:  # noqa: BLE001
+                exc = again
+                delay = min(delay * 2, 5.0)
+
+    async def _declare(self, topic: str) -> None:
+        try:
+            await self.app.topic(
+                topic,
+                partitions=self.partitions,
+                replicas=self.replicas,
+                internal=False,
+            ).declare()
+        except (
+            Exception
+        ) as exc:  # exists already, or the broker auto-creates: producing tells
+            logger.debug("connector %r: declaring topic %s: %s", self.name, topic, exc)
+        self._declared.add(topic)
+
+    # --- fingerprints -------------------------------------------------------------------------------
+
+    def _key(self, path: str) -> str:
+        return json.dumps([self.name, path])
+
+    def _last_of(self, path: str) -> tuple[int, str] | None:
+        last = self._last.get(path)
+        if last is None:
+            stored = self.table.get(self._key(path))
+            if stored:
+                seq, _, fp = str(stored).partition(" ")
+                last = self._last[path] = (int(seq), fp)
+        return last
+
+    def _remember(self, path: str, seq: int, fp: str) -> None:
+        self._dirty[path] = (seq, fp)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_later(
+                self.fingerprint_flush_interval, self._flush
+            )
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        dirty, self._dirty = self._dirty, {}
+        for path, (seq, fp) in dirty.items():
+            try:
+                self.table[self._key(path)] = f"{seq} {fp}"
+            except Exception as exc:  # noqa: BLE001 -- an optimisation: never fail production for it
+                logger.warning(
+                    "connector %r: cannot record the fingerprint of '%s': %s",
+                    self.name,
+                    path,
+                    exc,
+                )
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "queued": len(self.queue),
+            "conflated": self.queue.conflated,
+            "queue_high_water": self.queue.high_water,
+            **self.counters.__dict__,
+            "at": time.time(),
+        }
+
+
+def install(app: Any, loaded: Any, settings: Any) -> DiffusionSource:
+    source = DiffusionSource(app, loaded, settings)
+    source.install()
+    return source
