@@ -48,10 +48,6 @@ def create_app(settings: WorkerSettings) -> faust.App:
         broker_session_timeout=settings.broker_session_timeout,
         broker_rebalance_timeout=settings.broker_rebalance_timeout,
         autodiscover=False,
-        # Sinks ack only confirmed records. With Faust's default (True) a stop or rebalance waits
-        # for every unacked event, so a destination that is down would block shutdown forever.
-        # Not waiting is safe: unacked offsets are never committed, they are consumed again.
-        stream_wait_empty=False,
     )
 
     @app.on_worker_init.connect

@@ -82,10 +82,10 @@ async def test_dev_stack_comes_up_answers_clients_and_stops_on_ctrl_c(tmp_path):
             await admin.close()
         assert {"price", "coap_topic", "diffusion.price"} <= topics
 
-        async with diffusion_session(f"ws://127.0.0.1:{diff}", "admin", "password") as session:
+        async with diffusion_session(f"ws://127.0.0.1:{diff}", "admin", "password", timeout=30) as session:
             assert session.state.connected
         with pytest.raises(ServerConnectionResponseError) as refused:
-            async with diffusion_session(f"ws://127.0.0.1:{diff}", "admin", "wrong"):
+            async with diffusion_session(f"ws://127.0.0.1:{diff}", "admin", "wrong", timeout=30):
                 pass
         assert refused.value.response_code.name == "AUTHENTICATION_FAILED"
 
