@@ -17,7 +17,7 @@ from typing import Any, Hashable
 import diffusion.datatypes as dt
 from diffusion.session.exceptions import NoSuchTopicError
 
-from streamapp.diffusion.connection import DiffusionConnection
+from streamapp.diffusion.connection import DiffusionConnection, is_open
 from streamapp.diffusion.errors import DiffusionUnavailable, classify
 from streamapp.records import Record, RecordError
 
@@ -38,7 +38,6 @@ _CONVERT = {
     "binary": diffusion_values.to_diffusion_binary,
 }
 _REMOVE = object()  # payload marker: remove the topic (tombstone with diffusion.tombstone.policy=remove)
-_KNOWN_PATHS_MAX = 100_000
 
 
 class DiffusionSink(SinkConnector):
@@ -59,7 +58,6 @@ class DiffusionSink(SinkConnector):
             name=self.name,
             backoff_max=cfg.diffusion_reconnect_backoff_max_ms / 1000,
         )
-        self._known: dict[str, None] = {}  # paths this session has seen exist (insertion-ordered, bounded)
 
     @property
     def window(self) -> int:
@@ -93,16 +91,7 @@ class DiffusionSink(SinkConnector):
         try:
             if payload is _REMOVE:
                 await asyncio.wait_for(session.topics.remove_topic(">" + path), self.timeout)
-                self._known.pop(path, None)
                 return
-            if path in self._known:
-                try:
-                    await asyncio.wait_for(
-                        session.topics.set_topic(path, payload, specification=self.datatype), self.timeout
-                    )
-                    return
-                except NoSuchTopicError:
-                    self._known.pop(path, None)  # removed by someone else: create it again below
             try:
                 await asyncio.wait_for(
                     session.topics.set_topic(path, payload, specification=self.datatype), self.timeout
@@ -111,30 +100,14 @@ class DiffusionSink(SinkConnector):
                 await asyncio.wait_for(
                     session.topics.add_and_set_topic(path, self.specification, payload), self.timeout
                 )
-            self._remember(path)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             error = classify(exc, path=path)
-            if isinstance(error, DiffusionUnavailable) and (
-                isinstance(exc, TimeoutError) or not _session_open(session)
-            ):
+            if isinstance(error, DiffusionUnavailable) and (isinstance(exc, TimeoutError) or not is_open(session)):
                 # A hung or closed session is replaced; the update is retried on the new one, in order.
                 self.connection.mark_lost(session)
             raise error from exc
-
-    def _remember(self, path: str) -> None:
-        known = self._known
-        known[path] = None
-        if len(known) > _KNOWN_PATHS_MAX:
-            del known[next(iter(known))]
-
-
-def _session_open(session: Any) -> bool:
-    try:
-        return bool(session.state.connected) and not bool(session.state.closed)
-    except Exception:
-        return False
 
 
 def install(app: Any, loaded: Any, settings: Any) -> DiffusionSink:

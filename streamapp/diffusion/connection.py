@@ -17,7 +17,7 @@ import diffusion
 
 from streamapp.errors import StreamAppError
 
-__all__ = ["DiffusionConnection", "DiffusionAuthError"]
+__all__ = ["DiffusionConnection", "DiffusionAuthError", "is_open"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class DiffusionConnection:
         while True:
             await self._up.wait()
             session = self._session
-            if session is not None and _is_open(session):
+            if session is not None and is_open(session):
                 return session
             self.mark_lost(session)
 
@@ -144,7 +144,7 @@ class DiffusionConnection:
         while not self._closing:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._lost.wait(), 0.5)
-            if self._lost.is_set() or not _is_open(self._session):
+            if self._lost.is_set() or not is_open(self._session):
                 break
         self._up.clear()
         if not self._closing:
@@ -159,7 +159,7 @@ class DiffusionConnection:
                 await asyncio.wait_for(session.close(), 5)
 
 
-def _is_open(session: Any) -> bool:
+def is_open(session: Any) -> bool:
     try:
         state = session.state
         return bool(state.connected) and not bool(state.closed)

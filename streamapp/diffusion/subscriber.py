@@ -31,7 +31,7 @@ from typing import Any
 import diffusion.datatypes as dt
 from diffusion.features.topics.streams import ValueStreamHandler
 
-from .connection import DiffusionConnection
+from .connection import DiffusionConnection, is_open
 
 __all__ = ["SUBSCRIBED_TYPES", "ConflatingQueue", "DiffusionSubscriber", "Update"]
 
@@ -146,9 +146,7 @@ class DiffusionSubscriber:
 
     async def start(self) -> None:
         await self.connection.start()
-        self._task = asyncio.create_task(
-            self._run(), name=f"diffusion-subscriber-{self.name}"
-        )
+        self._task = asyncio.create_task(self._run(), name=f"diffusion-subscriber-{self.name}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -178,17 +176,13 @@ class DiffusionSubscriber:
                     exc,
                     delay,
                 )
-                if not _is_open(session):
+                if not is_open(session):
                     self.connection.mark_lost(session)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
                 continue
             # Watch: a new connection (or a lost one) means subscribing again on the next session.
-            while (
-                self.connection.connects == generation
-                and self.connection.connected
-                and _is_open(session)
-            ):
+            while self.connection.connects == generation and self.connection.connected and is_open(session):
                 await asyncio.sleep(0.1)
             self.subscribed.clear()
             logger.warning(
@@ -202,35 +196,23 @@ class DiffusionSubscriber:
         self._seen = set()
         seen = self._seen
 
-        async def on_update(
-            *, topic_path: str, topic_value: Any, topic_spec: Any, **_: Any
-        ) -> None:
+        async def on_update(*, topic_path: str, topic_value: Any, topic_spec: Any, **_: Any) -> None:
             if generation != self._generation:
                 return
             initial = topic_path not in seen
             if initial:
                 seen.add(topic_path)
-            self.queue.put(
-                Update(topic_path, _type_name(topic_spec), topic_value, initial)
-            )
+            self.queue.put(Update(topic_path, _type_name(topic_spec), topic_value, initial))
 
-        async def on_unsubscribe(
-            *, topic_path: str, reason: Any, topic_spec: Any = None, **_: Any
-        ) -> None:
+        async def on_unsubscribe(*, topic_path: str, reason: Any, topic_spec: Any = None, **_: Any) -> None:
             if generation != self._generation:
                 return
             seen.discard(topic_path)
             if self.tombstones and int(getattr(reason, "value", reason)) == _REMOVAL:
-                self.queue.put(
-                    Update(topic_path, _type_name(topic_spec), None, removed=True)
-                )
+                self.queue.put(Update(topic_path, _type_name(topic_spec), None, removed=True))
 
-        session.topics.add_value_stream(
-            "*.*", _SourceStream(dt.JSON, update=on_update, unsubscribe=on_unsubscribe)
-        )
-        await asyncio.wait_for(
-            session.topics.subscribe(self.selector), self.subscribe_timeout
-        )
+        session.topics.add_value_stream("*.*", _SourceStream(dt.JSON, update=on_update, unsubscribe=on_unsubscribe))
+        await asyncio.wait_for(session.topics.subscribe(self.selector), self.subscribe_timeout)
         self.subscriptions += 1
         self.subscribed.set()
         logger.info(
@@ -245,11 +227,3 @@ def _type_name(spec: Any) -> str:
         return str(spec.topic_type.type_name)
     except Exception:  # noqa: BLE001
         return "unknown"
-
-
-def _is_open(session: Any) -> bool:
-    try:
-        state = session.state
-        return bool(state.connected) and not bool(state.closed)
-    except Exception:  # noqa: BLE001
-        return False
