@@ -29,7 +29,7 @@ async def _sample_worker_run(kafka_bootstrap, tmp_path):
     worker = await make_worker(kafka_bootstrap, ROOT / "settings/connectors", tmp_path).start()
     try:
         await worker.wait_ready()
-        await worker.wait_for(r"connector 'coap-sink' \(\S+, from \S+\) is not implemented yet", timeout=20)
+        await worker.wait_for(r"connector 'coap-sink' \(coap-sink\) running", timeout=20)
         await worker.wait_for(r"connector 'DiffusionSinkConnector' \(diffusion-sink\) running", timeout=20)
         await worker.wait_for(r"connector 'DiffusionSourceConnector' \(diffusion-source\) running", timeout=20)
     finally:
@@ -38,7 +38,7 @@ async def _sample_worker_run(kafka_bootstrap, tmp_path):
     assert code == 0, worker.output[-3000:]
     assert time.monotonic() - started < 30
     assert "password" not in worker.output.replace("diffusion.password", "")  # no secret value in the logs
-    assert worker.output.count("is not implemented yet") == 1  # reported once per connector
+    assert "not implemented yet" not in worker.output  # every sample connector runs
 
 
 async def test_worker_refuses_to_start_with_a_bad_config(kafka_bootstrap, tmp_path):

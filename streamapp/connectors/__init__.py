@@ -47,5 +47,6 @@ register(
         kind="sink",
         config_model=coap_config.CoapSinkConfig,
         description="Kafka topics to CoAP resources, routed by KCQL",
+        implementation=_lazy("coap_sink"),
     )
 )
