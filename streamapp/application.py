@@ -47,6 +47,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
         topic_replication_factor=settings.topic_replication_factor,
         broker_session_timeout=settings.broker_session_timeout,
         broker_rebalance_timeout=settings.broker_rebalance_timeout,
+        consumer_group_instance_id=settings.group_instance_id,
         autodiscover=False,
     )
 

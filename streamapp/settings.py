@@ -54,6 +54,12 @@ class WorkerSettings(BaseSettings):
     broker_rebalance_timeout: float = Field(
         60.0, gt=0, description="Seconds the group waits for every worker to rejoin during a rebalance."
     )
+    group_instance_id: str | None = Field(
+        None,
+        min_length=1,
+        description="Kafka static group membership (group.instance.id): a stable name unique to this worker, such as "
+        "its StatefulSet pod name. A worker back within the session timeout keeps its partitions: no rebalance.",
+    )
     diffusion_sdk_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "CRITICAL",
         description="Log level of the Diffusion SDK's own loggers. It logs every refused request (even the expected "
