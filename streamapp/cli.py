@@ -158,6 +158,18 @@ def coap_server(host: str, port: int, log_level: str) -> None:
     _serve(run_coap_server(host, port, on_ready=lambda s: click.echo(f"CoAP server listening on {s.uri}")))
 
 
+@main.command("schema-registry")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8081, show_default=True, type=int)
+@click.option("--log-level", default="info", show_default=True)
+def schema_registry(host: str, port: int, log_level: str) -> None:
+    """Run an in-memory Confluent Schema Registry (the REST subset Avro clients use)."""
+    from streamapp.devstack.schema_registry import run_schema_registry
+
+    _logging(log_level)
+    _serve(run_schema_registry(host, port, on_ready=lambda s: click.echo(f"Schema Registry listening on {s.url}")))
+
+
 @main.command("dev")
 @click.option("--broker-port", default=9092, show_default=True, type=int)
 @click.option("--diffusion-port", default=8080, show_default=True, type=int)

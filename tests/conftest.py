@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.kafka",
     "tests.fixtures.diffusion",
     "tests.fixtures.coap",
+    "tests.fixtures.schema_registry",
 ]

@@ -11,9 +11,9 @@ from __future__ import annotations
 import codecs
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from .types import ConnectList, Password, upper
+from .types import ConnectList, KeyedError, Password, upper
 
 __all__ = [
     "CONVERTERS",
@@ -72,7 +72,12 @@ _SUBJECT_STRATEGIES = (
 SubjectStrategy = Literal[_SUBJECT_STRATEGIES]  # type: ignore[valid-type]
 
 
+StoreType = Annotated[Literal["PEM", "JKS", "PKCS12"], BeforeValidator(upper)]
+
+
 class AvroConverterOptions(ConverterOptions):
+    """Confluent AvroConverter options. TLS material must be PEM: Python cannot read Java keystores."""
+
     schema_registry_url: ConnectList = Field(
         ..., alias="schema.registry.url", min_length=1, description="Schema Registry URL(s), comma-separated."
     )
@@ -86,11 +91,37 @@ class AvroConverterOptions(ConverterOptions):
     value_subject_name_strategy: SubjectStrategy = Field(_SUBJECT_STRATEGIES[0], alias="value.subject.name.strategy")
     ssl_truststore_location: str = Field("", alias="schema.registry.ssl.truststore.location")
     ssl_truststore_password: Password = Field(Password(""), alias="schema.registry.ssl.truststore.password")
+    ssl_truststore_type: StoreType = Field("JKS", alias="schema.registry.ssl.truststore.type")
     ssl_keystore_location: str = Field("", alias="schema.registry.ssl.keystore.location")
     ssl_keystore_password: Password = Field(Password(""), alias="schema.registry.ssl.keystore.password")
+    ssl_keystore_type: StoreType = Field("JKS", alias="schema.registry.ssl.keystore.type")
     ssl_key_password: Password = Field(Password(""), alias="schema.registry.ssl.key.password")
+    ssl_endpoint_identification_algorithm: str = Field(
+        "https", alias="schema.registry.ssl.endpoint.identification.algorithm"
+    )
     enhanced_avro_schema_support: bool = Field(False, alias="enhanced.avro.schema.support")
     connect_meta_data: bool = Field(True, alias="connect.meta.data")
+
+    @model_validator(mode="after")
+    def _usable(self) -> AvroConverterOptions:
+        if self.basic_auth_credentials_source == "SASL_INHERIT":
+            raise KeyedError(
+                "basic.auth.credentials.source",
+                "SASL_INHERIT is not supported; use USER_INFO with basic.auth.user.info=<user>:<password>",
+            )
+        if self.basic_auth_credentials_source == "USER_INFO" and ":" not in self.basic_auth_user_info.get_secret_value():
+            raise KeyedError("basic.auth.user.info", "USER_INFO needs basic.auth.user.info as <user>:<password>")
+        for which, location, kind in (
+            ("truststore", self.ssl_truststore_location, self.ssl_truststore_type),
+            ("keystore", self.ssl_keystore_location, self.ssl_keystore_type),
+        ):
+            if location and kind != "PEM":
+                raise KeyedError(
+                    f"schema.registry.ssl.{which}.type",
+                    f"{kind} {which}s cannot be read here; give a PEM file and set "
+                    f"schema.registry.ssl.{which}.type=PEM (e.g. openssl pkcs12 -in store.p12 -out store.pem)",
+                )
+        return self
 
 
 CONVERTERS: dict[str, type[ConverterOptions]] = {

@@ -6,7 +6,10 @@ the matching converter from the class name (full or simple) and its validated op
 * ``org.apache.kafka.connect.storage.StringConverter`` -> :class:`StringConverter`
 * ``org.apache.kafka.connect.json.JsonConverter`` -> :class:`JsonConverter`
 * ``org.apache.kafka.connect.converters.ByteArrayConverter`` -> :class:`ByteArrayConverter`
-* ``io.confluent.connect.avro.AvroConverter`` -> :class:`ConverterUnavailableError` for now
+* ``io.confluent.connect.avro.AvroConverter`` -> :class:`AvroConverter` (Confluent Schema Registry)
+
+Converters that need I/O (the Avro converter's registry) have async ``prepare_*`` hooks that
+callers await before the synchronous call: see :class:`PreparingConverter`.
 
 Every converter raises :class:`ConversionError` (a record error) for input it cannot convert.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 from streamapp.config.converter_options import (
     AVRO_CONVERTER,
     BYTEARRAY_CONVERTER,
+    AvroConverterOptions,
     JSON_CONVERTER,
     STRING_CONVERTER,
     ByteArrayConverterOptions,
@@ -25,7 +29,8 @@ from streamapp.config.converter_options import (
     resolve_converter_class,
 )
 
-from .base import NULL, Converter
+from .avro_converter import AvroConverter
+from .base import NULL, Converter, PreparingConverter, prepare_from_connect, prepare_to_connect
 from .bytearray_converter import ByteArrayConverter
 from .errors import ConversionError, ConverterUnavailableError
 from .json_converter import JsonConverter
@@ -33,6 +38,10 @@ from .string_converter import StringConverter
 
 __all__ = [
     "Converter",
+    "PreparingConverter",
+    "prepare_to_connect",
+    "prepare_from_connect",
+    "AvroConverter",
     "ConversionError",
     "ConverterUnavailableError",
     "StringConverter",
@@ -46,6 +55,7 @@ _IMPLEMENTATIONS: dict[str, tuple[type, type[ConverterOptions]]] = {
     STRING_CONVERTER: (StringConverter, StringConverterOptions),
     JSON_CONVERTER: (JsonConverter, JsonConverterOptions),
     BYTEARRAY_CONVERTER: (ByteArrayConverter, ByteArrayConverterOptions),
+    AVRO_CONVERTER: (AvroConverter, AvroConverterOptions),
 }
 
 
@@ -54,17 +64,13 @@ def make_converter(class_name: str, options: ConverterOptions | None = None, *, 
 
     ``options`` is the converter's options model from
     :mod:`streamapp.config.converter_options` (None: all defaults). Raises ``ValueError`` for an
-    unknown class (listing the supported ones), :class:`ConverterUnavailableError` for a known
-    converter not implemented yet (Avro), ``TypeError`` for options of another converter.
+    unknown class (listing the supported ones), ``TypeError`` for options of another converter.
+    The Avro converter has a required option (``schema.registry.url``): it needs ``options``.
     """
     full_name = resolve_converter_class(class_name)
-    if full_name == AVRO_CONVERTER:
-        raise ConverterUnavailableError(
-            f"{AVRO_CONVERTER} is not available yet in streamapp; use "
-            f"{JSON_CONVERTER}, {STRING_CONVERTER} or {BYTEARRAY_CONVERTER} for the "
-            f"{'key' if is_key else 'value'} converter"
-        )
     implementation, options_model = _IMPLEMENTATIONS[full_name]
+    if options is None and full_name == AVRO_CONVERTER:
+        raise TypeError(f"{AVRO_CONVERTER} needs its options (schema.registry.url at least)")
     if options is None:
         options = options_model()
     elif not isinstance(options, options_model):

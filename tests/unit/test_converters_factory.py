@@ -52,13 +52,13 @@ def test_options_reach_the_converter():
     assert latin.to_connect("t", b"caf\xe9").value == "café"
 
 
-def test_avro_is_not_available_yet():
+def test_avro_converter_is_built_from_its_options():
     options = AvroConverterOptions.model_validate({"schema.registry.url": "http://registry:8081"})
-    with pytest.raises(ConverterUnavailableError) as caught:
-        make_converter("io.confluent.connect.avro.AvroConverter", options, is_key=False)
-    assert "io.confluent.connect.avro.AvroConverter is not available yet" in str(caught.value)
-    assert "for the value converter" in str(caught.value)
-    assert isinstance(caught.value, StreamAppError) and isinstance(caught.value, NotImplementedError)
+    converter = make_converter("io.confluent.connect.avro.AvroConverter", options, is_key=False)
+    assert converter.class_name == "io.confluent.connect.avro.AvroConverter" and not converter.is_key
+    assert converter.client.urls == ["http://registry:8081"]
+    with pytest.raises(TypeError, match="schema.registry.url"):
+        make_converter("AvroConverter", None, is_key=True)
 
 
 def test_unknown_converter_lists_the_supported_ones():

@@ -1,0 +1,280 @@
+"""``io.confluent.connect.avro.AvroConverter``: Confluent wire format <-> Connect data.
+
+The wire format is a magic byte 0, the schema id (4 bytes, big-endian) and the Avro binary
+encoding of the value with that (writer) schema. Decoding uses fastavro's ``schemaless_reader``;
+the Avro -> Connect mapping is :mod:`streamapp.converters.avro_schema`.
+
+Registry I/O is asynchronous and happens only in the ``prepare_*`` hooks (see
+:mod:`streamapp.converters.base`): ``prepare_to_connect`` fetches a writer schema the first time
+its id is seen (and its version under the subject, which becomes the Connect schema's version,
+so ``${value.version}`` is the registry version); ``prepare_from_connect`` registers (or looks up)
+the Avro schema for a Connect schema under the subject naming strategy. The synchronous
+``to_connect`` / ``from_connect`` then work from the caches only.
+
+Errors: an unreachable registry raises :class:`RegistryUnavailableError` (retriable: the caller
+waits and retries, nothing is acked); an unknown schema id, a corrupt payload or a schema Connect
+cannot represent raise :class:`ConversionError` (a record error).
+"""
+
+from __future__ import annotations
+
+import io
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import fastavro
+from fastavro import schemaless_reader, schemaless_writer
+
+from streamapp.config.converter_options import AVRO_CONVERTER, AvroConverterOptions
+from streamapp.errors import ConfigError
+from streamapp.records import DataError, Schema, SchemaAndValue
+
+from .avro_schema import AvroSchemaError, avro_to_connect, connect_to_avro
+from .base import NULL
+from .errors import ConversionError, excerpt
+from .registry_client import (
+    SCHEMA_NOT_FOUND,
+    RegistryClient,
+    RegistryRequestError,
+    RegistryUnavailableError,
+)
+
+__all__ = ["AvroConverter", "subject_name"]
+
+MAGIC = 0
+_HEADER = 5
+_TOPIC_NAME = "io.confluent.kafka.serializers.subject.TopicNameStrategy"
+_RECORD_NAME = "io.confluent.kafka.serializers.subject.RecordNameStrategy"
+_TOPIC_RECORD_NAME = "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy"
+
+
+def subject_name(strategy: str, topic: str, is_key: bool, avro: Any) -> str:
+    """The registry subject for a schema under Confluent's subject naming strategies."""
+    if strategy == _TOPIC_NAME:
+        return f"{topic}-{'key' if is_key else 'value'}"
+    name = _record_full_name(avro)
+    if name is None:
+        raise ConversionError(f"{strategy.rsplit('.', 1)[-1]} needs a record schema, got {str(avro)[:80]}")
+    return name if strategy == _RECORD_NAME else f"{topic}-{name}"
+
+
+def _record_full_name(avro: Any) -> str | None:
+    if not isinstance(avro, dict) or avro.get("type") != "record":
+        return None
+    name = avro["name"]
+    namespace = avro.get("namespace")
+    return name if "." in name or not namespace else f"{namespace}.{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    parsed: Any  # fastavro-parsed reader schema
+    schema: Schema  # Connect schema, with the registry version
+    adapt: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _Writer:
+    header: bytes
+    parsed: Any
+    adapt: Any
+
+
+class AvroConverter:
+    class_name = AVRO_CONVERTER
+
+    def __init__(
+        self,
+        options: AvroConverterOptions,
+        *,
+        is_key: bool = False,
+        client: RegistryClient | None = None,
+    ) -> None:
+        self.options = options
+        self.is_key = is_key
+        self._which = "key" if is_key else "value"
+        self._context = f"AvroConverter ({self._which})"
+        self.strategy = options.key_subject_name_strategy if is_key else options.value_subject_name_strategy
+        self.client = client or RegistryClient(
+            list(options.schema_registry_url), auth=_auth(options), ssl_context=_ssl_context(options)
+        )
+        self._readers: dict[int, _Reader] = {}
+        self._writers: dict[tuple[str, Schema], _Writer] = {}
+
+    # ------------------------------------------------------------------ bytes -> Connect
+
+    async def prepare_to_connect(self, topic: str, data: bytes | None) -> None:
+        if data is None or len(data) < _HEADER or data[0] != MAGIC:
+            return  # to_connect explains what is wrong
+        schema_id = int.from_bytes(data[1:_HEADER], "big")
+        if schema_id in self._readers:
+            return
+        try:
+            avro = await self.client.schema_by_id(schema_id)
+        except RegistryRequestError as exc:
+            self._refused(exc)
+            if exc.status == 404 or exc.error_code == SCHEMA_NOT_FOUND:
+                raise ConversionError(
+                    f"schema id {schema_id} is not in the Schema Registry (error_code {exc.error_code}); "
+                    "the record was written against another registry, or its bytes are corrupt",
+                    context=self._context,
+                ) from None
+            raise ConversionError(str(exc), context=self._context) from None
+        version = None
+        try:
+            subject = subject_name(self.strategy, topic, self.is_key, avro)
+            _, version = await self.client.lookup(subject, avro)
+        except (RegistryRequestError, ConversionError) as exc:
+            if isinstance(exc, RegistryRequestError):
+                self._refused(exc)
+            # The schema is not under this subject (e.g. written with another naming strategy):
+            # the record still converts; only ${value.version} has nothing to show.
+        try:
+            mapping = avro_to_connect(avro, version=version)
+            parsed = fastavro.parse_schema(mapping.reader_schema)
+        except AvroSchemaError as exc:
+            raise ConversionError(
+                f"schema id {schema_id}: {exc}", context=self._context
+            ) from None
+        except Exception as exc:  # fastavro's SchemaParseException and friends
+            raise ConversionError(f"schema id {schema_id} is not a valid Avro schema: {exc}", context=self._context) from None
+        self._readers[schema_id] = _Reader(parsed, mapping.schema, mapping.adapt)
+
+    def to_connect(self, topic: str, data: bytes | None) -> SchemaAndValue:
+        if data is None:
+            return NULL
+        if len(data) < _HEADER or data[0] != MAGIC:
+            raise ConversionError(
+                f"not Confluent Avro: expected magic byte 0 and a 4-byte schema id, got {excerpt(data, 16)}",
+                context=self._context,
+            )
+        schema_id = int.from_bytes(data[1:_HEADER], "big")
+        reader = self._readers.get(schema_id)
+        if reader is None:
+            raise ConversionError(
+                f"schema id {schema_id} was not fetched (prepare_to_connect was not awaited)", context=self._context
+            )
+        buffer = io.BytesIO(data)
+        buffer.seek(_HEADER)
+        try:
+            value = schemaless_reader(buffer, reader.parsed, None)
+        except Exception as exc:  # fastavro raises EOFError, ValueError, UnicodeDecodeError, ...
+            raise ConversionError(
+                f"corrupt Avro payload for schema id {schema_id}: {type(exc).__name__}: {str(exc)[:120]} "
+                f"({len(data)} bytes: {excerpt(data, 24)})",
+                context=self._context,
+            ) from None
+        if buffer.tell() != len(data):
+            raise ConversionError(
+                f"corrupt Avro payload for schema id {schema_id}: {len(data) - buffer.tell()} bytes left over "
+                f"after the value ({len(data)} bytes: {excerpt(data, 24)})",
+                context=self._context,
+            )
+        adapt = reader.adapt
+        if adapt is None:
+            return SchemaAndValue(reader.schema, value)
+        try:
+            return SchemaAndValue(reader.schema, adapt(value))
+        except DataError as exc:
+            raise ConversionError(exc.reason, location=exc.location, context=self._context) from None
+
+    # ------------------------------------------------------------------ Connect -> bytes
+
+    async def prepare_from_connect(self, topic: str, schema: Schema | None) -> None:
+        if schema is None or (topic, schema) in self._writers:
+            return
+        try:
+            mapping = connect_to_avro(schema)
+        except DataError as exc:
+            raise ConversionError(f"cannot express {schema.label()} in Avro: {exc}", context=self._context) from None
+        avro, adapt = mapping.avro, mapping.adapt
+        subject = subject_name(self.strategy, topic, self.is_key, avro)
+        try:
+            if self.options.use_latest_version:
+                schema_id, _, avro = await self.client.latest(subject)
+            elif self.options.auto_register_schemas:
+                schema_id = await self.client.register(subject, avro)
+            else:
+                schema_id, _ = await self.client.lookup(subject, avro)
+        except RegistryRequestError as exc:
+            self._refused(exc)
+            raise ConversionError(f"subject '{subject}': {exc}", context=self._context) from None
+        try:
+            parsed = fastavro.parse_schema(avro)
+        except Exception as exc:
+            raise ConversionError(f"subject '{subject}': invalid Avro schema: {exc}", context=self._context) from None
+        header = bytes([MAGIC]) + schema_id.to_bytes(4, "big")
+        self._writers[(topic, schema)] = _Writer(header, parsed, adapt)
+
+    def from_connect(self, topic: str, schema: Schema | None, value: Any) -> bytes | None:
+        if value is None:
+            return None
+        if schema is None:
+            raise ConversionError(
+                "the Avro converter needs a schema, and this value has none (a schemaless value; use "
+                f"JsonConverter for the {self._which})",
+                context=self._context,
+            )
+        writer = self._writers.get((topic, schema))
+        if writer is None:
+            raise ConversionError(
+                f"no registered schema for {schema.label()} (prepare_from_connect was not awaited)",
+                context=self._context,
+            )
+        buffer = io.BytesIO()
+        buffer.write(writer.header)
+        try:
+            datum = value if writer.adapt is None else writer.adapt(value)
+            schemaless_writer(buffer, writer.parsed, datum)
+        except DataError as exc:
+            raise ConversionError(exc.reason, location=exc.location, context=self._context) from None
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+            raise ConversionError(
+                f"value does not fit {schema.label()}: {type(exc).__name__}: {str(exc)[:160]}", context=self._context
+            ) from None
+        return buffer.getvalue()
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    def _refused(self, exc: RegistryRequestError) -> None:
+        """Auth failures are not the record's fault: retry (and say what to check) instead of dead-lettering."""
+        if exc.status in (401, 403):
+            raise RegistryUnavailableError(
+                f"{exc}; check {self._which}.converter.basic.auth.credentials.source and "
+                f"{self._which}.converter.basic.auth.user.info"
+            ) from None
+
+
+def _auth(options: AvroConverterOptions) -> tuple[str, str] | None:
+    if options.basic_auth_credentials_source != "USER_INFO":
+        return None
+    user, _, password = options.basic_auth_user_info.get_secret_value().partition(":")
+    return user, password
+
+
+def _ssl_context(options: AvroConverterOptions) -> ssl.SSLContext | None:
+    if not (options.ssl_truststore_location or options.ssl_keystore_location):
+        if options.ssl_endpoint_identification_algorithm:
+            return None
+    try:
+        context = ssl.create_default_context(cafile=options.ssl_truststore_location or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"cannot read the PEM truststore {options.ssl_truststore_location!r}: {exc}",
+            key="schema.registry.ssl.truststore.location",
+        ) from None
+    if not options.ssl_endpoint_identification_algorithm:
+        context.check_hostname = False  # Connect's empty endpoint.identification.algorithm
+    if options.ssl_keystore_location:
+        password = options.ssl_key_password.get_secret_value() or options.ssl_keystore_password.get_secret_value()
+        try:
+            context.load_cert_chain(options.ssl_keystore_location, password=password or None)
+        except (OSError, ssl.SSLError) as exc:
+            # The exception text never includes the password; keep it that way.
+            raise ConfigError(
+                f"cannot load the PEM keystore {options.ssl_keystore_location!r}: {exc}",
+                key="schema.registry.ssl.keystore.location",
+            ) from None
+    return context
