@@ -4,5 +4,6 @@ pytest_plugins = [
     "tests.fixtures.kafka",
     "tests.fixtures.diffusion",
     "tests.fixtures.coap",
+    "tests.fixtures.pki",
     "tests.fixtures.schema_registry",
 ]

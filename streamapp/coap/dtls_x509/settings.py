@@ -102,9 +102,9 @@ def ssl_context(settings: X509Settings) -> SSL.Context:
         assert settings.key is not None
         context.use_certificate(settings.chain[0])
         for intermediate in settings.chain[1:]:
-            context.add_extra_chain_cert(crypto.X509.from_cryptography(intermediate))
-        context.use_privatekey(settings.key)  # type: ignore[arg-type]  # a cryptography key is accepted
+            context.add_extra_chain_cert(intermediate)
         try:
+            context.use_privatekey(settings.key)  # type: ignore[arg-type]  # a cryptography key is accepted
             context.check_privatekey()
         except SSL.Error:
             raise ValueError(
