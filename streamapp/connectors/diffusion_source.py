@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamapp.converters import make_converter
+from streamapp.converters.base import retry_prepare
 from streamapp.diffusion.connection import DiffusionConnection
 from streamapp.diffusion.subscriber import ConflatingQueue, DiffusionSubscriber, Update
 from streamapp.records import STRING_SCHEMA
@@ -221,7 +222,7 @@ class DiffusionSource:
         producer = self.app.producer
         for update in batch:
             self.counters.received += 1
-            prepared = self._prepare(update)
+            prepared = await self._prepare(update)
             if prepared is None:
                 continue
             topic, key, value, headers, path, seq, fp = prepared
@@ -257,7 +258,7 @@ class DiffusionSource:
             self.counters.produced += 1
             self._remember(path, seq, fp)
 
-    def _prepare(self, update: Update) -> tuple | None:
+    async def _prepare(self, update: Update) -> tuple | None:
         path = update.path
         try:
             topic = self.pattern.render(path)
@@ -270,12 +271,16 @@ class DiffusionSource:
                 )
             return None
         try:
+            # Converters with a registry (Avro) register the schema first; an unreachable
+            # registry holds the batch (Diffusion's queue conflates meanwhile).
+            await self._ready(self.key_converter, topic, STRING_SCHEMA)
             key = self.key_converter.from_connect(topic, STRING_SCHEMA, path)
             if update.removed:
                 value = None
                 fp = _TOMBSTONE_FP
             else:
                 schema, connect_value = infer(update.value)
+                await self._ready(self.value_converter, topic, schema)
                 value = self.value_converter.from_connect(topic, schema, connect_value)
                 fp = (
                     hashlib.blake2b(value, digest_size=16).hexdigest()
@@ -307,6 +312,14 @@ class DiffusionSource:
             (HEADER_SEQUENCE, str(seq).encode()),
         ]
         return topic, key, value, headers, path, seq, fp
+
+    async def _ready(self, converter: Any, topic: str, schema: Any) -> None:
+        hook = getattr(converter, "prepare_from_connect", None)
+        if hook is not None:
+            await retry_prepare(hook, topic, schema, self._waiting)
+
+    def _waiting(self, exc: BaseException, delay: float) -> None:
+        logger.warning("connector %r: %s; retrying in %.1fs", self.name, exc, delay)
 
     async def _resend(
         self, exc: BaseException, topic: str, key: Any, value: Any, headers: Any

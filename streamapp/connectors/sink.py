@@ -21,6 +21,7 @@ from typing import Any, Hashable
 
 from streamapp.config.loader import LoadedConnector
 from streamapp.converters import ConversionError, make_converter
+from streamapp.converters.base import retry_prepare
 from streamapp.records import Record, RecordError
 
 from .delivery import OrderedDispatcher, PartitionWatermark
@@ -77,6 +78,9 @@ class SinkConnector:
         self.failure: RecordFailure | None = None
         self.key_converter = make_converter(self.config.key_converter, loaded.key_converter_options, is_key=True)
         self.value_converter = make_converter(self.config.value_converter, loaded.value_converter_options, is_key=False)
+        # Async hooks of converters that fetch before converting (Avro: writer schemas by id).
+        self._key_hook = getattr(self.key_converter, "prepare_to_connect", None)
+        self._value_hook = getattr(self.value_converter, "prepare_to_connect", None)
         self.offsets = DeliveredOffsets(app, self.name)
         self.dispatcher: OrderedDispatcher[_Pending] = OrderedDispatcher(self.window, self._deliver)
         self._marks: dict[tuple[str, int], PartitionWatermark] = {}
@@ -159,6 +163,10 @@ class SinkConnector:
             await self.dispatcher.cancel()
         self._flush_offsets()
         await self.stop_client()
+        for converter in (self.key_converter, self.value_converter):
+            close = getattr(converter, "close", None)
+            if close is not None:
+                await close()
         if self.state != "FAILED":
             self.state = "STOPPED"
 
@@ -177,8 +185,12 @@ class SinkConnector:
             return
         stage = "KEY_CONVERTER"
         try:
+            if self._key_hook is not None:
+                await retry_prepare(self._key_hook, topic, msg.key, self._waiting)
             key = self.key_converter.to_connect(topic, msg.key)
             stage = "VALUE_CONVERTER"
+            if self._value_hook is not None:
+                await retry_prepare(self._value_hook, topic, msg.value, self._waiting)
             value = self.value_converter.to_connect(topic, msg.value)
             record = Record(
                 topic=topic,
@@ -233,6 +245,11 @@ class SinkConnector:
         if len(latencies) > 10000:
             del latencies[:5000]
         self._complete(self._marks[(item.topic, item.partition)], item.topic, item.partition, item.offset)
+
+    def _waiting(self, exc: BaseException, delay: float) -> None:
+        """A converter's registry is unreachable: the record waits, unacked (and so does the partition)."""
+        self.counters.retried += 1
+        self._warn_retry(exc, delay)
 
     def _warn_retry(self, exc: BaseException, delay: float) -> None:
         now = time.monotonic()

@@ -105,6 +105,26 @@ class AvroConverter:
     # ------------------------------------------------------------------ bytes -> Connect
 
     async def prepare_to_connect(self, topic: str, data: bytes | None) -> None:
+        try:
+            await self._prepare_reader(topic, data)
+        except RegistryUnavailableError as exc:
+            raise self._unavailable(exc) from None
+
+    async def prepare_from_connect(self, topic: str, schema: Schema | None) -> None:
+        try:
+            await self._prepare_writer(topic, schema)
+        except RegistryUnavailableError as exc:
+            raise self._unavailable(exc) from None
+
+    def _unavailable(self, exc: RegistryUnavailableError) -> RegistryUnavailableError:
+        if "check " in str(exc):
+            return exc
+        return RegistryUnavailableError(
+            f"{self._context}: {exc}; check that the registry runs and is reachable at "
+            f"{self._which}.converter.schema.registry.url"
+        )
+
+    async def _prepare_reader(self, topic: str, data: bytes | None) -> None:
         if data is None or len(data) < _HEADER or data[0] != MAGIC:
             return  # to_connect explains what is wrong
         schema_id = int.from_bytes(data[1:_HEADER], "big")
@@ -181,7 +201,7 @@ class AvroConverter:
 
     # ------------------------------------------------------------------ Connect -> bytes
 
-    async def prepare_from_connect(self, topic: str, schema: Schema | None) -> None:
+    async def _prepare_writer(self, topic: str, schema: Schema | None) -> None:
         if schema is None or (topic, schema) in self._writers:
             return
         try:
