@@ -17,7 +17,10 @@ Transports (:func:`client_transports`): ``simple6`` (a connected UDP socket per 
 coap://, measured here about twice as fast as aiocoap's default ``udp6`` (which reads every
 datagram with ``recvmsg`` and ancillary data), and safe for a client that only talks to the
 server it addressed; ``udp6`` for a multicast host, which a connected socket cannot serve;
-``tinydtls`` for coaps://.
+``tinydtls`` for coaps:// with a pre-shared key. With certificates (``x509``) each context gets
+our own DTLS transport instead (:mod:`streamapp.coap.dtls_x509`), and all of them share one
+:class:`~streamapp.coap.dtls_x509.X509Client`: one OpenSSL context and one session cache, so a
+new endpoint resumes the session of an earlier one instead of a full handshake.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiocoap import Context
+
+from .dtls_x509 import X509Client, create_client_context
 
 __all__ = ["EndpointPool", "client_transports"]
 
@@ -66,6 +71,7 @@ class EndpointPool:
         transports: list[str],
         *,
         credentials: dict[str, Any] | None = None,
+        x509: X509Client | None = None,
         loggername: str = "streamapp.coap.aiocoap",
     ) -> None:
         if size < 1:
@@ -73,6 +79,7 @@ class EndpointPool:
         self.size = size
         self.transports = transports
         self.credentials = credentials
+        self.x509 = x509
         self.loggername = loggername
         # aiocoap logs several DEBUG lines per request; when a worker's logging lets DEBUG through
         # everywhere, that costs more than the request. Its warnings still show; configure this
@@ -95,7 +102,10 @@ class EndpointPool:
         self._idle.append(await self._create())
 
     async def _create(self) -> Endpoint:
-        context = await Context.create_client_context(transports=self.transports, loggername=self.loggername)
+        if self.x509 is not None:
+            context = await create_client_context(self.x509, loggername=self.loggername)
+        else:
+            context = await Context.create_client_context(transports=self.transports, loggername=self.loggername)
         if self.credentials:
             context.client_credentials.load_from_dict(self.credentials)
         endpoint = Endpoint(context)

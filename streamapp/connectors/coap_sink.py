@@ -61,6 +61,7 @@ from streamapp.coap import (
     require_dtls,
     send,
 )
+from streamapp.coap.dtls_x509 import X509Client
 from streamapp.coap.progress import ProgressLog
 from streamapp.converters import JsonConverter
 from streamapp.records import Record
@@ -77,6 +78,7 @@ logger = logging.getLogger(__name__)
 _NOOP_LINES_PER_SECOND = 10
 _QUEUED_PER_REQUEST = 64  # records read ahead per request in flight (see CoapSink.window)
 _MIN_WINDOW = 2048
+_HANDSHAKE_SHARE = 0.8  # of connect.coap.request.timeout.ms that a DTLS certificate handshake may take
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
@@ -121,9 +123,14 @@ class CoapSink(SinkConnector):
         cfg = self.config
         self.policy = cfg.error_policy
         self.secure = cfg.is_secure
-        if self.secure:
-            require_dtls()
         timeout = cfg.request_timeout_ms / 1000
+        self.x509: X509Client | None = None
+        if cfg.x509 is not None:
+            # Certificates: our DTLS transport. A handshake gets most of the request timeout, so a
+            # silent server is reported as such before the request itself times out.
+            self.x509 = X509Client(cfg.x509, handshake_timeout=timeout * _HANDSHAKE_SHARE)
+        elif self.secure:
+            require_dtls()  # a pre-shared key: aiocoap's tinydtls transport
         self.routes: dict[str, tuple[_Route, ...]] = {}
         for statement in cfg.statements():
             spec = RequestSpec(
@@ -131,16 +138,20 @@ class CoapSink(SinkConnector):
                 method=cfg.method,
                 confirmable=cfg.confirmable,
                 timeout=timeout,
-                secure=self.secure,
+                secure=self.secure and self.x509 is None,  # the PSK hint; certificate handshakes say why they failed
             )
             route = _Route(statement, kcql.Projection(statement), spec)
             self.routes[statement.source] = self.routes.get(statement.source, ()) + (route,)
         self._targets = {topic: tuple(r.statement.target for r in routes) for topic, routes in self.routes.items()}
         credentials = None
-        if self.secure:
+        if self.secure and self.x509 is None:
             credentials = dtls_psk_credentials(cfg.uri, cfg.username, cfg.password.get_secret_value())
         self.pool = EndpointPool(
-            cfg.max_in_flight, client_transports(cfg.uri), credentials=credentials, loggername=f"{__name__}.aiocoap"
+            cfg.max_in_flight,
+            client_transports(cfg.uri),
+            credentials=credentials,
+            x509=self.x509,
+            loggername=f"{__name__}.aiocoap",
         )
         self.progress = ProgressLog(self.name, cfg.progress_interval_ms / 1000)
         self._progress_task: asyncio.Task | None = None
@@ -172,6 +183,20 @@ class CoapSink(SinkConnector):
             )
         if not self.secure and cfg.username:
             logger.warning("connector %r: connect.coap.username is only used with coaps:// URIs; ignored", self.name)
+        certificate_keys = [k for k, v in (("connect.coap.keystore.path", cfg.keystore_path),
+                            ("connect.coap.truststore.path", cfg.truststore_path),
+                            ("connect.coap.dtls.certificate.chain.file", cfg.dtls_certificate_chain_file),
+                            ("connect.coap.dtls.ca.file", cfg.dtls_ca_file)) if v]
+        if certificate_keys and self.x509 is None:
+            why = "a pre-shared key is used (connect.coap.username is set)" if self.secure else "the URI is coap://"
+            logger.warning("connector %r: %s ignored: %s", self.name, ", ".join(certificate_keys), why)
+        if self.x509 is not None:
+            settings = self.x509.settings
+            logger.info(
+                "connector %r: DTLS 1.2 with certificates; client certificate: %s; trust anchors: %s",
+                self.name, settings.client_subject and f"{settings.client_subject} ({settings.identity_source})"
+                or "none", settings.trust_source,
+            )
 
     # --- SinkConnector ------------------------------------------------------------------------------
 

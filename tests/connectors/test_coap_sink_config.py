@@ -104,28 +104,10 @@ def test_topics_regex_must_match_every_kcql_source(tmp_path):
     assert errors == [("connect.coap.kcql", "KCQL reads topic 'other', which 'topics.regex' (sensors_.*) does not match")]
 
 
-@pytest.mark.parametrize(
-    "key,value",
-    [
-        ("connect.coap.keystore.path", "/etc/keystore.jks"),
-        ("connect.coap.truststore.path", "/etc/truststore.jks"),
-        ("connect.coap.certs", "root,ca"),
-        ("connect.coap.public.key.file", "/etc/pub.pem"),
-        ("connect.coap.private.key.file", "/etc/key.pem"),
-    ],
-)
-def test_certificate_dtls_keys_fail_saying_not_built_yet(tmp_path, key, value):
-    _, errors = load(tmp_path, base(**{key: value, "connect.coap.uri": "coaps://127.0.0.1:5684",
-                                       "connect.coap.username": "id", "connect.coap.password": "k"}))
-    [(error_key, detail)] = errors
-    assert error_key == key
-    assert detail.startswith("certificate DTLS (keystores, truststores, raw public keys) is not built yet in streamapp")
-    assert "connect.coap.username (PSK identity) and connect.coap.password (PSK secret)" in detail
-
-
 def test_coaps_needs_a_pre_shared_key(tmp_path):
     _, errors = load(tmp_path, base(**{"connect.coap.uri": "coaps://127.0.0.1:5684"}))
     assert errors[0][0] == "connect.coap.username" and "coaps:// URI needs a pre-shared key" in errors[0][1]
+    assert "or certificates" in errors[0][1]  # tests/connectors/test_coap_sink_dtls_config.py
     _, errors = load(tmp_path, base(**{"connect.coap.uri": "coaps://127.0.0.1:5684", "connect.coap.username": "id"}))
     assert errors[0][0] == "connect.coap.password"
 
