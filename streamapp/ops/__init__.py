@@ -1,0 +1,49 @@
+"""Operating the workers: health probes, Prometheus metrics and a Kafka Connect-compatible REST API.
+
+All of it is served by Faust's own web server (aiohttp driver) on ``STREAMAPP_WEB_PORT``; see
+``install_ops``. The modules: ``cluster_status`` (shared status and control tables), ``health``,
+``metrics``, ``connect_shapes`` (Connect's JSON documents), ``connect_api`` (routes), ``auth``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .auth import auth_middleware
+from .cluster_status import ClusterStatus
+from .connect_api import ConnectApi, add_routes
+from .health import HealthSensor
+from .metrics import install_metrics
+
+if TYPE_CHECKING:
+    import faust
+
+    from streamapp.settings import WorkerSettings
+
+__all__ = ["install_ops"]
+
+_installed: dict[int, ClusterStatus] = {}
+
+
+def install_ops(app: "faust.App", settings: "WorkerSettings") -> ClusterStatus:
+    """Add the tables, timers, sensors and routes; call before the worker starts (routes are
+    added before Faust's own, so ``GET /`` is Connect's version document, not Faust's index)."""
+    cluster = _installed.get(id(app))
+    if cluster is not None:
+        return cluster
+    cluster = ClusterStatus(app, settings.status_interval)
+    cluster.install()
+    sensor = HealthSensor(cluster)
+    app.sensors.add(sensor)
+    install_metrics(app, cluster.local_snapshot)
+    web_app = app.web.web_app
+    web_app.middlewares.append(
+        auth_middleware(
+            settings.api_token.get_secret_value() if settings.api_token else None,
+            settings.api_username,
+            settings.api_password.get_secret_value() if settings.api_password else None,
+        )
+    )
+    add_routes(web_app.router, ConnectApi(app, cluster, sensor, settings))
+    _installed[id(app)] = cluster
+    return cluster

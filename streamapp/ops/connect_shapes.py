@@ -1,0 +1,112 @@
+"""Kafka Connect REST API documents built from the workers' status snapshots (pure functions).
+
+The shapes are Connect's (``ConnectorStateInfo``, ``ConnectorInfo``, ``TaskInfo``,
+``ActiveTopicsInfo``), so scripts and tools written for Connect read them unchanged:
+
+* a *task* is a worker that runs part of the connector: for a sink, each worker with partitions
+  of its topics assigned (or where it failed); for a source, the one leader worker subscribed to
+  Diffusion. Task ids number those workers in ``worker_id`` order.
+* the *connector* runs on the group leader (Connect runs each connector instance on one worker):
+  ``PAUSED`` when paused, ``FAILED`` when this version cannot run it, ``RUNNING`` while a live
+  worker has it loaded, else ``UNASSIGNED``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ConnectorView", "connector_info", "connector_status", "connector_tasks", "connector_topics", "expanded"]
+
+
+@dataclass(frozen=True)
+class ConnectorView:
+    """What the API shows of one configured connector (config already masked)."""
+
+    name: str
+    kind: str  # "sink" | "source"
+    class_name: str
+    config: dict[str, str]
+    topics: tuple[str, ...] = ()  # from the config (sinks with ``topics``)
+    implemented: bool = True
+
+
+def _tasks(view: ConnectorView, workers: list[dict[str, Any]], paused: bool) -> list[dict[str, Any]]:
+    tasks = []
+    for doc in sorted(workers, key=lambda d: d["worker_id"]):
+        snap = doc.get("connectors", {}).get(view.name)
+        if not snap or not snap.get("task"):
+            continue
+        state = snap.get("state", "UNASSIGNED")
+        if paused and state == "RUNNING":
+            state = "PAUSED"  # requested, being applied on that worker
+        task: dict[str, Any] = {"id": len(tasks), "state": state, "worker_id": doc["worker_id"]}
+        if state == "FAILED" and snap.get("trace"):
+            task["trace"] = snap["trace"]
+        tasks.append(task)
+    return tasks
+
+
+def _connector_worker(view: ConnectorView, workers: list[dict[str, Any]]) -> str | None:
+    having = [d for d in workers if view.name in d.get("connectors", {})]
+    leaders = [d for d in having if d.get("leader")]
+    chosen = (leaders or having or [None])[0]
+    return chosen["worker_id"] if chosen else None
+
+
+def connector_status(view: ConnectorView, workers: list[dict[str, Any]], paused: bool) -> dict[str, Any]:
+    worker = _connector_worker(view, workers)
+    connector: dict[str, Any]
+    if not view.implemented:
+        connector = {
+            "state": "FAILED",
+            "worker_id": worker or "",
+            "trace": f"{view.class_name} is not implemented in this version of streamapp: its config is valid, "
+            "but it does not run",
+        }
+    elif worker is None:
+        connector = {"state": "UNASSIGNED", "worker_id": ""}
+    else:
+        connector = {"state": "PAUSED" if paused else "RUNNING", "worker_id": worker}
+    return {"name": view.name, "connector": connector, "tasks": _tasks(view, workers, paused), "type": view.kind}
+
+
+def connector_info(view: ConnectorView, workers: list[dict[str, Any]], paused: bool) -> dict[str, Any]:
+    return {
+        "name": view.name,
+        "config": {**view.config, "name": view.name},
+        "tasks": [{"connector": view.name, "task": t["id"]} for t in _tasks(view, workers, paused)],
+        "type": view.kind,
+    }
+
+
+def connector_tasks(view: ConnectorView, workers: list[dict[str, Any]], paused: bool) -> list[dict[str, Any]]:
+    config = {**view.config, "name": view.name, "task.class": view.class_name}
+    return [
+        {"id": {"connector": view.name, "task": t["id"]}, "config": dict(config)}
+        for t in _tasks(view, workers, paused)
+    ]
+
+
+def connector_topics(view: ConnectorView, workers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Connect's active topics: what the connector reads (sink) or has produced to (source)."""
+    topics = set(view.topics)
+    for doc in workers:
+        snap = doc.get("connectors", {}).get(view.name) or {}
+        topics.update(snap.get("topics", ()))
+    return {view.name: {"topics": sorted(topics)}}
+
+
+def expanded(
+    views: list[ConnectorView], workers: list[dict[str, Any]], paused: dict[str, bool], expand: list[str]
+) -> dict[str, Any]:
+    """``GET /connectors?expand=status&expand=info``."""
+    out: dict[str, Any] = {}
+    for view in views:
+        entry: dict[str, Any] = {}
+        if "info" in expand:
+            entry["info"] = connector_info(view, workers, paused.get(view.name, False))
+        if "status" in expand:
+            entry["status"] = connector_status(view, workers, paused.get(view.name, False))
+        out[view.name] = entry
+    return out
