@@ -13,6 +13,7 @@ import sys
 import faust
 from pydantic import ValidationError
 
+from .ops import install_ops
 from .runtime import install_connectors
 from .settings import WorkerSettings, load_settings
 
@@ -50,6 +51,8 @@ def create_app(settings: WorkerSettings) -> faust.App:
         consumer_group_instance_id=settings.group_instance_id,
         autodiscover=False,
     )
+
+    install_ops(app, settings)  # before Faust adds its own routes at worker init
 
     @app.on_worker_init.connect
     def _install(sender: faust.App, **_: object) -> None:

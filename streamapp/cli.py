@@ -95,6 +95,29 @@ def show_settings() -> None:
         click.echo(f"{env}={value}\n    {description}")
 
 
+@main.command("status")
+@click.option("--url", default=None, help="A worker's web server [default: STREAMAPP_STATUS_URL, else http://127.0.0.1:STREAMAPP_WEB_PORT].")
+@click.option("--token", default=None, help="Bearer token [default: STREAMAPP_API_TOKEN].")
+@click.option("--user", default=None, help="Basic auth user [default: STREAMAPP_API_USERNAME].")
+@click.option("--password", default=None, help="Basic auth password [default: STREAMAPP_API_PASSWORD].")
+@click.option("--json", "as_json", is_flag=True, help="Print the worker's JSON document instead of tables.")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the worker.")
+def status(
+    url: str | None, token: str | None, user: str | None, password: str | None, as_json: bool, timeout: float
+) -> None:
+    """Connectors of the whole cluster: state, tasks, delivered offsets, lag and rates.
+
+    Any worker answers for all of them (from its REST API, GET /streamapp/status).
+    """
+    from streamapp.ops.status_view import StatusError, fetch_status, render_status
+
+    try:
+        doc = fetch_status(url, token=token, user=user, password=password, timeout=timeout)
+    except StatusError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(doc, indent=2) if as_json else render_status(doc))
+
+
 @main.command("diffusion-emulator")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config.loader import LoadedConnector, load_connectors
 
@@ -13,17 +13,22 @@ if TYPE_CHECKING:
 
     from .settings import WorkerSettings
 
-__all__ = ["install_connectors", "loaded_connectors"]
+__all__ = ["connector_instances", "install_connectors", "loaded_connectors"]
 
 logger = logging.getLogger(__name__)
 
 # Per app: Faust initialises the worker more than once per command (root command, then the
 # subcommand), and installing agents twice would consume every record twice.
 _loaded: dict[int, list[LoadedConnector]] = {}
+_instances: dict[int, dict[str, Any]] = {}  # per app: running connector objects by name (status, health, pause)
 
 
 def loaded_connectors(app: "faust.App") -> list[LoadedConnector]:
     return list(_loaded.get(id(app), []))
+
+
+def connector_instances(app: "faust.App") -> dict[str, Any]:
+    return dict(_instances.get(id(app), {}))
 
 
 def install_connectors(app: "faust.App", settings: "WorkerSettings") -> list[LoadedConnector]:
@@ -39,9 +44,10 @@ def install_connectors(app: "faust.App", settings: "WorkerSettings") -> list[Loa
             print(f"  {error}", file=sys.stderr)
         print("Fix them (streamapp check-config PATH shows every problem) and start the worker again.", file=sys.stderr)
         raise SystemExit(2)
+    instances = _instances.setdefault(id(app), {})
     for connector in connectors:
         if connector.implemented:
-            connector.type.implementation(app, connector, settings)
+            instances[connector.name] = connector.type.implementation(app, connector, settings)
     _loaded[id(app)] = connectors
 
     @app.task

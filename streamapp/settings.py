@@ -69,6 +69,21 @@ class WorkerSettings(BaseSettings):
         "settings/connectors/",
         description="Connector config files and/or directories, comma-separated.",
     )
+    api_token: SecretStr | None = Field(
+        None,
+        description="Bearer token the web server requires (REST API, /metrics); /livez and /readyz stay open.",
+    )
+    api_username: str | None = Field(None, description="User name for HTTP basic auth of the web server.")
+    api_password: SecretStr | None = Field(None, description="Password for HTTP basic auth of the web server.")
+    status_interval: float = Field(
+        2.0, gt=0, le=60, description="Seconds between a worker's status publications (REST API, streamapp status)."
+    )
+    health_rebalance_stuck: float = Field(
+        300.0, gt=0, description="Seconds in one rebalance after which /livez reports the worker stuck."
+    )
+    status_url: str | None = Field(
+        None, description="Worker web server that `streamapp status` asks (default http://127.0.0.1:WEB_PORT)."
+    )
 
     @field_validator("broker")
     @classmethod
@@ -77,6 +92,12 @@ class WorkerSettings(BaseSettings):
         if "://" not in value:
             value = "kafka://" + value  # accept plain host:port as Kafka users write it
         return value
+
+    @model_validator(mode="after")
+    def _basic_auth_complete(self) -> "WorkerSettings":
+        if (self.api_username is None) != (self.api_password is None):
+            raise ValueError("set both STREAMAPP_API_USERNAME and STREAMAPP_API_PASSWORD, or neither")
+        return self
 
     @model_validator(mode="after")
     def _sasl_complete(self) -> "WorkerSettings":

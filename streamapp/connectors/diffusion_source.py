@@ -117,6 +117,7 @@ class DiffusionSource:
         self.counters = SourceCounters()
         self.subscriber: DiffusionSubscriber | None = None
         self.state = "STANDBY"
+        self.paused = False  # set by streamapp.ops (REST API pause/resume)
         self._last: dict[
             str, tuple[int, str]
         ] = {}  # path -> (sequence, fingerprint) produced
@@ -155,6 +156,9 @@ class DiffusionSource:
                         self.name,
                     )
                     return
+                if self.paused:  # REST API pause: the queue keeps conflating until the resume
+                    await asyncio.sleep(self.poll_interval)
+                    continue
                 batch = self.queue.drain(self.poll_size)
                 if batch:
                     await self.channel.send(value=batch)

@@ -21,6 +21,7 @@ from typing import Any, Hashable
 
 from streamapp.config.loader import LoadedConnector
 from streamapp.converters import ConversionError, make_converter
+from streamapp.ops.metrics import observe_delivery
 from streamapp.converters.base import retry_prepare
 from streamapp.records import Record, RecordError
 
@@ -75,6 +76,7 @@ class SinkConnector:
         self.settings = settings
         self.counters = SinkCounters()
         self.state = "UNASSIGNED"
+        self.paused = False  # set by streamapp.ops, which pauses the topic partitions in the consumer
         self.failure: RecordFailure | None = None
         self.key_converter = make_converter(self.config.key_converter, loaded.key_converter_options, is_key=True)
         self.value_converter = make_converter(self.config.value_converter, loaded.value_converter_options, is_key=False)
@@ -240,8 +242,10 @@ class SinkConnector:
                 return
         item.event.ack()
         self.counters.delivered += 1
+        elapsed = time.monotonic() - item.received
+        observe_delivery(self.app, self.name, elapsed)
         latencies = self.counters.latency_ms
-        latencies.append((time.monotonic() - item.received) * 1000)
+        latencies.append(elapsed * 1000)
         if len(latencies) > 10000:
             del latencies[:5000]
         self._complete(self._marks[(item.topic, item.partition)], item.topic, item.partition, item.offset)
