@@ -20,6 +20,7 @@ Messages name the registry by its URL without user info: credentials never reach
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import ssl
 import urllib.parse
@@ -94,16 +95,14 @@ class RegistryClient:
     ) -> None:
         if not urls:
             raise ValueError("at least one Schema Registry URL is needed")
-        self._bases: list[tuple[str, aiohttp.BasicAuth | None]] = []
+        self._bases: list[tuple[str, str | None]] = []
         for url in urls:
             parts = urllib.parse.urlsplit(url.rstrip("/"))
             url_auth = None
             if parts.username is not None:
-                url_auth = aiohttp.BasicAuth(
-                    urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")
-                )
+                url_auth = _basic(urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or ""))
             self._bases.append((redact_url(url.rstrip("/")), url_auth))
-        self._auth = aiohttp.BasicAuth(*auth) if auth is not None else None
+        self._auth = _basic(*auth) if auth is not None else None
         self._ssl = ssl_context
         self._session: aiohttp.ClientSession | None = None
         self._by_id: dict[int, Any] = {}
@@ -177,13 +176,16 @@ class RegistryClient:
         failures = []
         for base, url_auth in self._bases:
             self.requests += 1
+            headers = {"Content-Type": _CONTENT_TYPE} if payload is not None else {}
+            authorization = self._auth or url_auth
+            if authorization is not None:
+                headers["Authorization"] = authorization
             try:
                 async with self._session.request(
                     method,
                     base + path,
                     data=None if payload is None else json.dumps(payload),
-                    headers={"Content-Type": _CONTENT_TYPE} if payload is not None else None,
-                    auth=self._auth or url_auth,
+                    headers=headers,
                     ssl=self._ssl if base.startswith("https:") and self._ssl is not None else True,
                 ) as response:
                     text = await response.text()
@@ -213,6 +215,10 @@ class RegistryClient:
                 continue
             return body
         raise RegistryUnavailableError("Schema Registry unavailable (" + "; ".join(failures) + ")")
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 def _quote(subject: str) -> str:
