@@ -1,7 +1,7 @@
 """CoAP sink throughput against raw aiocoap, and against one blocking request per record, in one run.
 
     .venv/bin/python bench/coap_sink.py [--records 20000] [--resources 16] [--delayed-records 4000]
-                                        [--delayed-resources 32]
+                                        [--delayed-resources 32] [--dtls-records 10000]
 
 Peer: Debian's ``coap-server-notls`` (package libcoap3-bin) in its own process, with dynamic
 resources. Records carry a sequence number; resource ``r<j>`` holds the last record of topic ``j``.
@@ -18,6 +18,12 @@ resources. Records carry a sequence number; resource ``r<j>`` holds the last rec
    netem when the kernel has it, else through a userspace UDP relay on loopback that holds each
    datagram 5 ms each way. The sink's rate is printed next to one blocking request per record
    (what the Stream Reactor sink did), with their ratio (target >= 10x).
+
+4. DTLS with certificates: ``coap-server-openssl`` with the test PKI (tests/fixtures/pki.py),
+   requiring client certificates. Raw: confirmable PUTs through our X.509 DTLS transport
+   (:mod:`streamapp.coap.dtls_x509`) and, on the same server's plain port, through ``simple6``.
+   Sink: a connector with PEM certificates; its rate is printed next to the plain loopback
+   sink's (phase 2) and the raw DTLS limit.
 
 The sink's rate on loopback is bound by CPU, not by round trips: the line "CPU per record"
 compares the worker's CPU per record (Faust, converter, KCQL and aiocoap in one process) with the
@@ -45,12 +51,17 @@ from aiocoap import Context, Message
 from aiocoap.numbers.codes import Code
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from bench._stack import free_port, service
+from streamapp.coap.dtls_x509 import X509Client, X509Settings, create_client_context
 from streamapp.devstack.worker import WorkerProcess
+from tests.fixtures.pki import Pki, make_pki
 
 SEED = {"firstName": "John", "lastName": "Smith", "age": 30, "salary": 4830}
 SERVER = "/usr/bin/coap-server-notls"
+DTLS_SERVER = "/usr/bin/coap-server-openssl"
 ONE_WAY_DELAY = 0.005  # s; 10 ms round trip
 RAW_CPU: dict[int, float] = {}  # contexts -> client CPU seconds per request
 
@@ -69,9 +80,9 @@ def payload(seq: int) -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def coap_server(host: str, port: int, netns: str | None = None):
-    """``coap-server-notls`` on host:port (inside ``netns`` if given), stopped by PID."""
-    argv = [SERVER, "-A", host, "-p", str(port), "-d", "500"]
+async def coap_server(host: str, port: int, netns: str | None = None, server: str = SERVER, extra: tuple = ()):
+    """``server`` (``coap-server-notls``) on host:port (inside ``netns`` if given), stopped by PID."""
+    argv = [server, "-A", host, "-p", str(port), "-d", "500", *extra]
     if netns:
         argv = ["ip", "netns", "exec", netns, *argv]
     proc = await asyncio.create_subprocess_exec(
@@ -89,7 +100,7 @@ async def coap_server(host: str, port: int, netns: str | None = None):
                         break
                 await asyncio.sleep(0.1)
             else:
-                raise RuntimeError(f"{SERVER} did not start on {host}:{port}")
+                raise RuntimeError(f"{server} did not start on {host}:{port}")
         finally:
             await context.shutdown()
         yield f"coap://{host}:{port}"
@@ -203,8 +214,13 @@ async def delayed_server():
 # -- raw aiocoap ------------------------------------------------------------------------------------
 
 
-async def raw_rate(uri: str, n: int, contexts: int, resources: int, transport: str = "simple6") -> float:
-    pool = [await Context.create_client_context(transports=[transport]) for _ in range(contexts)]
+async def raw_rate(
+    uri: str, n: int, contexts: int, resources: int, transport: str = "simple6", x509: X509Client | None = None
+) -> float:
+    pool = [
+        await (create_client_context(x509) if x509 else Context.create_client_context(transports=[transport]))
+        for _ in range(contexts)
+    ]
     idle = list(pool)
     slots = asyncio.Semaphore(contexts)
     uris = [f"{uri}/raw{j}" for j in range(resources)]
@@ -259,18 +275,18 @@ async def create_topics(bootstrap: str, names: list[str]) -> None:
         await admin.close()
 
 
-async def produce(bootstrap: str, topics: list[str], n: int) -> None:
+async def produce(bootstrap: str, topics: list[str], n: int, offset: int = 0) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
     try:
         for i in range(n):
-            await producer.send(topics[i % len(topics)], value=payload(i))
+            await producer.send(topics[i % len(topics)], value=payload(offset + i))
         await producer.flush()
     finally:
         await producer.stop()
 
 
-def connector(name: str, uri: str, topics: list[str], prefix: str, window: int) -> dict:
+def connector(name: str, uri: str, topics: list[str], prefix: str, window: int, **extra: str) -> dict:
     kcql = "; ".join(f"INSERT INTO {prefix}{j} SELECT * FROM {t}" for j, t in enumerate(topics))
     return {
         "name": name,
@@ -282,16 +298,35 @@ def connector(name: str, uri: str, topics: list[str], prefix: str, window: int) 
             "connect.coap.max.in.flight": str(window),
             "key.converter": "org.apache.kafka.connect.storage.StringConverter",
             "value.converter.schemas.enable": "false",
+            **extra,
         },
     }
 
 
+def pem_settings(pki: Pki) -> dict[str, str]:
+    return {
+        "connect.coap.dtls.certificate.chain.file": pki.path("client-chain.pem"),
+        "connect.coap.dtls.private.key.file": pki.path("client.key"),
+        "connect.coap.dtls.ca.file": pki.path("ca.pem"),
+    }
+
+
+def x509_client(pki: Pki) -> X509Client:
+    chain = tuple(x509.load_pem_x509_certificates((pki.directory / "client-chain.pem").read_bytes()))
+    key = serialization.load_pem_private_key((pki.directory / "client.key").read_bytes(), None)
+    return X509Client(X509Settings(chain, key, (pki.ca,)))
+
+
 async def arrivals(
-    uri: str, prefix: str, resources: int, n: int, timeout: float, worker: WorkerProcess
+    uri: str, prefix: str, resources: int, n: int, timeout: float, worker: WorkerProcess,
+    x509: X509Client | None = None, offset: int = 0,
 ) -> tuple[float, float]:
-    """(first, last) arrival times of records 0..n-1 spread over the resources, by polling GETs."""
-    final = {j: max(i for i in range(n) if i % resources == j) for j in range(resources)}
-    context = await Context.create_client_context(transports=["simple6"])
+    """(first, last) arrival times of records offset..offset+n-1 spread over the resources, by polling GETs."""
+    final = {j: offset + max(i for i in range(n) if i % resources == j) for j in range(resources)}
+    if x509 is not None:
+        context = await create_client_context(x509)
+    else:
+        context = await Context.create_client_context(transports=["simple6"])
     deadline = time.perf_counter() + timeout
     first = None
     polls = 0
@@ -322,17 +357,24 @@ async def arrivals(
         await context.shutdown()
 
 
-async def main(n: int, resources: int, delayed_n: int, delayed_resources: int) -> None:
-    if not os.access(SERVER, os.X_OK):
-        raise SystemExit(f"{SERVER} is missing: apt-get install libcoap3-bin")
+async def main(n: int, resources: int, delayed_n: int, delayed_resources: int, dtls_n: int) -> None:
+    for server in (SERVER, DTLS_SERVER):
+        if not os.access(server, os.X_OK):
+            raise SystemExit(f"{server} is missing: apt-get install libcoap3-bin")
     broker_port, coap_port = free_port(), free_port()
+    dtls_port = free_port()  # plain CoAP here, DTLS on the next port
     bootstrap = f"127.0.0.1:{broker_port}"
     run = uuid.uuid4().hex[:6]
+    pki_dir = tempfile.TemporaryDirectory()
+    pki = make_pki(Path(pki_dir.name))
+    certificates = ("-c", pki.path("server.pem"), "-j", pki.path("server.key"), "-C", pki.path("ca.pem"))
     async with (
         service("kafka-broker", port=broker_port),
         coap_server("127.0.0.1", coap_port) as uri,
+        coap_server("127.0.0.1", dtls_port, server=DTLS_SERVER, extra=certificates) as dtls_plain_uri,
         delayed_server() as (delayed_uri, how),
     ):
+        dtls_uri = f"coaps://127.0.0.1:{dtls_port + 1}"
         # 1. raw aiocoap limit on loopback
         raw = {}
         for contexts in (1, 8, 16, 32):
@@ -346,7 +388,8 @@ async def main(n: int, resources: int, delayed_n: int, delayed_resources: int) -
         # 2. + 3. one worker with a loopback connector and a delayed one (idle until phase 3)
         loop_topics = [f"bench_{run}_{j}" for j in range(resources)]
         slow_topics = [f"bench_slow_{run}_{j}" for j in range(delayed_resources)]
-        await create_topics(bootstrap, loop_topics + slow_topics)
+        dtls_topics = [f"bench_dtls_{run}_{j}" for j in range(resources)]
+        await create_topics(bootstrap, loop_topics + slow_topics + dtls_topics)
         await produce(bootstrap, loop_topics, n)
         with tempfile.TemporaryDirectory() as tmp:
             configs = Path(tmp) / "connectors"
@@ -354,6 +397,8 @@ async def main(n: int, resources: int, delayed_n: int, delayed_resources: int) -
             window = max(best_contexts, resources)
             (configs / "loop.json").write_text(json.dumps(connector("loop", uri, loop_topics, "r", window)))
             (configs / "slow.json").write_text(json.dumps(connector("slow", delayed_uri, slow_topics, "s", 32)))
+            (configs / "dtls.json").write_text(
+                json.dumps(connector("dtls", dtls_uri, dtls_topics, "d", window, **pem_settings(pki))))
             worker = WorkerProcess(
                 broker=f"kafka://{bootstrap}",
                 connectors=configs,
@@ -398,10 +443,26 @@ async def main(n: int, resources: int, delayed_n: int, delayed_resources: int) -
                     f"max.in.flight 32): {slow:7.0f} records/s"
                 )
                 print(f"  ratio sink / blocking: {slow / blocking:.1f}x  (target >= 10x)")
+
+                # 4. DTLS with certificates (mutual authentication), same resources and window as phase 2
+                client = x509_client(pki)
+                raw_plain = await raw_rate(dtls_plain_uri, min(dtls_n, 10000), best_contexts, resources)
+                raw_dtls = await raw_rate(dtls_uri, min(dtls_n, 10000), best_contexts, resources, x509=client)
+                await produce(bootstrap, dtls_topics, dtls_n)
+                first, last = await arrivals(dtls_uri, "d", resources, dtls_n, 300, worker, x509=client)
+                dtls_sink = dtls_n / (last - first)
+                print(f"DTLS 1.2 with certificates (coap-server-openssl, mutual auth, {best_contexts} endpoints):")
+                print(f"  raw aiocoap CON PUT, plain simple6 on the same server: {raw_plain:7.0f} requests/s")
+                print(f"  raw aiocoap CON PUT, our X.509 DTLS transport:         {raw_dtls:7.0f} requests/s "
+                      f"({raw_dtls / raw_plain:.2f} of plain)")
+                print(f"  sink ({dtls_n} records, {resources} topics -> {resources} resources): "
+                      f"{dtls_sink:7.0f} records/s, next to the plain sink's {sink:7.0f} records/s "
+                      f"(DTLS / plain {dtls_sink / sink:.2f}; sink / raw DTLS {dtls_sink / raw_dtls:.2f})")
             finally:
                 code = await worker.stop()
                 if code != 0:
                     print(worker.output[-3000:])
+    pki_dir.cleanup()
 
 
 if __name__ == "__main__":
@@ -410,5 +471,6 @@ if __name__ == "__main__":
     parser.add_argument("--resources", type=int, default=16)
     parser.add_argument("--delayed-records", type=int, default=4000)
     parser.add_argument("--delayed-resources", type=int, default=32)
+    parser.add_argument("--dtls-records", type=int, default=10000)
     args = parser.parse_args()
-    asyncio.run(main(args.records, args.resources, args.delayed_records, args.delayed_resources))
+    asyncio.run(main(args.records, args.resources, args.delayed_records, args.delayed_resources, args.dtls_records))

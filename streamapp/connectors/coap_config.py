@@ -13,8 +13,8 @@ never waits for the first record:
 * ``coaps://`` uses DTLS 1.2. As in the Stream Reactor connector, a set ``connect.coap.username``
   selects a pre-shared key (``connect.coap.password`` is the secret); otherwise certificates
   (:mod:`streamapp.coap.dtls_x509`): the client identity from ``connect.coap.keystore.path`` /
-  ``.pass`` / ``connect.coap.cert.chain.key`` (PKCS#12; JKS files are refused with the keytool
-  command that converts them) or from PEM files, and the trust anchors from
+  ``.pass`` / ``connect.coap.cert.chain.key`` (JKS or PKCS#12; JCEKS is refused with the keytool
+  command that converts it) or from PEM files, and the trust anchors from
   ``connect.coap.truststore.path`` / ``.pass`` / ``connect.coap.certs`` (aliases; empty: every
   certificate in the truststore) and/or a PEM CA bundle. The files are read and checked here: a
   missing file, a wrong password or a missing alias is an error naming the key.

@@ -1,8 +1,8 @@
 """CoAP sink over DTLS with certificates, end to end: real broker, one worker process, Debian's libcoap
 servers (OpenSSL and GnuTLS builds) requiring client certificates from the test PKI.
 
-Delivery works with mutual authentication from PEM files and from a PKCS#12 keystore/truststore
-pair; an untrusted server, a client without a certificate, and a wrong keystore password each
+Delivery works with mutual authentication from PEM files, from a PKCS#12 keystore/truststore
+pair and from a JKS pair made by keytool; an untrusted server, a client without a certificate, and a wrong keystore password each
 fail with a clear error, and nothing is acked: the worker's consumer group has no committed offset
 for those topics (while it has one for the delivered topics, so the check can see commits).
 """
@@ -57,7 +57,7 @@ def server_args(pki, certificate: str = "server", key: str = "server") -> list[s
 
 
 @pytest_asyncio.fixture(scope="module")
-async def stack(kafka_bootstrap, pki, tmp_path_factory):
+async def stack(kafka_bootstrap, pki, jks_stores, tmp_path_factory):
     suffix = uuid.uuid4().hex[:6]
     workdir = tmp_path_factory.mktemp("coap-dtls")
     configs = workdir / "connectors"
@@ -69,7 +69,7 @@ async def stack(kafka_bootstrap, pki, tmp_path_factory):
     ):
         uri = {name: f"coaps://127.0.0.1:{server.port + 1}" for name, server in
                (("openssl", openssl), ("gnutls", gnutls), ("rogue", rogue))}
-        t = {name: f"coap_dtls_{name}_{suffix}" for name in ("pem", "p12", "untrusted", "nocert")}
+        t = {name: f"coap_dtls_{name}_{suffix}" for name in ("pem", "p12", "jks", "untrusted", "nocert")}
         for topic in t.values():
             await create_topic(kafka_bootstrap, topic, 1)
         write_connector(configs, "pem", coap_sink_config(
@@ -77,6 +77,11 @@ async def stack(kafka_bootstrap, pki, tmp_path_factory):
         write_connector(configs, "p12", coap_sink_config(
             uri["gnutls"], t["p12"], f"INSERT INTO p12/r SELECT id, v FROM {t['p12']}",
             **SCHEMALESS, **store_identity(pki)))
+        keystore, truststore = jks_stores
+        write_connector(configs, "jks", coap_sink_config(
+            uri["openssl"], t["jks"], f"INSERT INTO jks/r SELECT * FROM {t['jks']}", **SCHEMALESS, **{
+                **store_identity(pki), "connect.coap.keystore.path": keystore,
+                "connect.coap.truststore.path": truststore}))
         write_connector(configs, "untrusted", coap_sink_config(
             uri["rogue"], t["untrusted"], f"INSERT INTO u/r SELECT * FROM {t['untrusted']}",
             **SCHEMALESS, **pem_identity(pki)))
@@ -142,6 +147,12 @@ async def test_mutual_authentication_from_a_pkcs12_keystore_and_truststore_to_li
     await stack["worker"].wait_for(
         rf"client certificate: CN=coap sink,O=streamapp tests \(keystore '{stack['pki'].path('keystore.p12')}', "
         rf"alias 'client'\); trust anchors: truststore '{stack['pki'].path('truststore.p12')}' \(aliases root\)")
+
+
+async def test_mutual_authentication_from_a_jks_keystore_and_truststore_made_by_keytool(stack):
+    await produce(stack["bootstrap"], stack["topics"]["jks"], [(None, b'{"id": 1, "v": "jks"}')])
+    got = await _poll(stack["reader"], f"{stack['uri']['openssl']}/jks/r", 1)
+    assert json.loads(got) == {"id": 1, "v": "jks"}
 
 
 async def test_untrusted_server_and_missing_client_certificate_stop_with_nothing_acked(stack):

@@ -142,14 +142,37 @@ def test_pem_mistakes_name_the_key(tmp_path, pki, overrides, key, words):
     assert len(errors) == 1 and errors[0][0] == key and words in errors[0][1], errors
 
 
-def test_jks_stores_are_refused_with_the_keytool_command(tmp_path, pki):
-    jks = tmp_path / "keystore.jks"
-    jks.write_bytes(b"\xfe\xed\xfe\xed\x00\x00\x00\x02" + bytes(40))
-    _, errors = load(tmp_path, stores(pki, **{"connect.coap.keystore.path": str(jks)}))
+def test_jks_keystore_and_truststore_made_by_keytool(tmp_path, pki, jks_stores):
+    keystore, truststore = jks_stores
+    values = stores(pki, **{"connect.coap.keystore.path": keystore, "connect.coap.truststore.path": truststore,
+                            "connect.coap.certs": "root"})
+    connectors, errors = load(tmp_path, values)
+    assert errors == []
+    x509 = connectors[0].config.x509
+    assert subjects(x509.chain) == ["CN=coap sink,O=streamapp tests", "CN=streamapp test CA,O=streamapp tests"]
+    assert subjects(x509.trust) == ["CN=streamapp test CA,O=streamapp tests"]
+    _, errors = load(tmp_path, {**values, "connect.coap.keystore.pass": "not-it"})
+    assert errors == [("connect.coap.keystore.pass", f"wrong password for keystore '{keystore}' (or the file is damaged)")]
+    _, errors = load(tmp_path, {**values, "connect.coap.cert.chain.key": "server"})
+    assert errors == [("connect.coap.cert.chain.key", f"keystore '{keystore}' has no key entry 'server' (it has 'client')")]
+
+
+def test_a_damaged_jks_file_is_an_error_not_a_crash(tmp_path, pki, jks_stores):
+    data = bytearray(Path(jks_stores[0]).read_bytes())
+    damaged = tmp_path / "damaged.jks"
+    damaged.write_bytes(bytes(data[:200]))  # cut off: the trailer digest does not match
+    _, errors = load(tmp_path, stores(pki, **{"connect.coap.keystore.path": str(damaged)}))
+    assert errors == [("connect.coap.keystore.pass", f"wrong password for keystore '{damaged}' (or the file is damaged)")]
+
+
+def test_jceks_stores_are_refused_with_the_keytool_command(tmp_path, pki):
+    jceks = tmp_path / "keystore.jceks"
+    jceks.write_bytes(b"\xce\xce\xce\xce\x00\x00\x00\x02" + bytes(40))
+    _, errors = load(tmp_path, stores(pki, **{"connect.coap.keystore.path": str(jceks)}))
     [(key, detail)] = errors
     assert key == "connect.coap.keystore.path"
-    assert detail == (f"'{jks}' is a JKS keystore; streamapp reads PKCS#12: convert it with `keytool -importkeystore "
-                      f"-srckeystore {jks} -srcstoretype jks -destkeystore {tmp_path / 'keystore.p12'} "
+    assert detail == (f"'{jceks}' is a JCEKS keystore; streamapp reads PKCS#12 and JKS: convert it with `keytool "
+                      f"-importkeystore -srckeystore {jceks} -srcstoretype jceks -destkeystore {tmp_path / 'keystore.p12'} "
                       "-deststoretype pkcs12` and point the setting at the .p12 file")
 
 

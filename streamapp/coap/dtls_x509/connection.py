@@ -150,9 +150,12 @@ class DtlsConnection(asyncio.DatagramProtocol, interfaces.EndpointAddress):
         chunks = []
         while True:
             try:
-                chunks.append(self._ssl.bio_read(_MAX_DATAGRAM))
+                chunk = self._ssl.bio_read(_MAX_DATAGRAM)
             except SSL.WantReadError:
                 break
+            chunks.append(chunk)
+            if len(chunk) < _MAX_DATAGRAM:
+                break  # a memory BIO hands out all it holds: asking again would only raise
         if chunks and self._transport is not None and not self._transport.is_closing():
             for datagram in pack_records(b"".join(chunks), self._client.mtu):
                 self._transport.sendto(datagram)

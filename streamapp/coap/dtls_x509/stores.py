@@ -11,8 +11,8 @@ config layer can name the key.
   ``cryptography``: a key entry's alias is its friendly name; a truststore's certificates are
   listed under theirs (keytool and ``serialize_java_truststore`` set them). ``cryptography``
   reads one key entry per file.
-* JKS/JCEKS (Java's older formats): recognised, and refused with the keytool command that turns
-  them into PKCS#12. The one pure-Python JKS reader (pyjks) has had no release since 2020.
+* JKS (Java's default before Java 9), read by :mod:`.jks`. JCEKS is refused with the keytool
+  command that turns it into PKCS#12.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from .jks import JKS_MAGIC, JksError, read_jks
+
 __all__ = ["Keystore", "StoreError", "read_keystore", "read_pem_certificates", "read_pem_private_key"]
 
-_JKS_MAGIC = b"\xfe\xed\xfe\xed"
 _JCEKS_MAGIC = b"\xce\xce\xce\xce"
 
 
@@ -109,13 +110,18 @@ def read_pem_private_key(path: str, password: str | None) -> PrivateKeyTypes:
 
 
 def read_keystore(path: str, password: str) -> Keystore:
-    """A PKCS#12 keystore or truststore (JKS and JCEKS are refused with how to convert them)."""
+    """A PKCS#12 or JKS keystore or truststore (JCEKS is refused with how to convert it)."""
     data = _read(path)
-    if data[:4] in (_JKS_MAGIC, _JCEKS_MAGIC):
-        kind = "JKS" if data[:4] == _JKS_MAGIC else "JCEKS"
+    if data[:4] == JKS_MAGIC:
+        try:
+            keys, certificates = read_jks(data, password, path)
+        except JksError as exc:
+            raise StoreError(str(exc), exc.part) from None
+        return Keystore(path, keys, certificates)
+    if data[:4] == _JCEKS_MAGIC:
         raise StoreError(
-            f"'{path}' is a {kind} keystore; streamapp reads PKCS#12: convert it with "
-            f"`keytool -importkeystore -srckeystore {path} -srcstoretype {kind.lower()} "
+            f"'{path}' is a JCEKS keystore; streamapp reads PKCS#12 and JKS: convert it with "
+            f"`keytool -importkeystore -srckeystore {path} -srcstoretype jceks "
             f"-destkeystore {Path(path).with_suffix('.p12')} -deststoretype pkcs12` and point the setting at the .p12 file"
         )
     if not data[:1] == b"\x30":  # DER SEQUENCE
