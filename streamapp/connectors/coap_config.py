@@ -60,11 +60,22 @@ import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, Field, PrivateAttr, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    model_validator,
+)
 
 from streamapp import kcql
 from streamapp.coap.dtls_x509 import X509Client, X509Settings
-from streamapp.coap.dtls_x509.stores import StoreError, read_keystore, read_pem_certificates, read_pem_private_key
+from streamapp.coap.dtls_x509.stores import (
+    StoreError,
+    read_keystore,
+    read_pem_certificates,
+    read_pem_private_key,
+)
 from streamapp.config.model import SinkConnectorConfig
 from streamapp.config.types import ConnectList, KeyedError, Password, lower, upper
 

@@ -78,30 +78,30 @@ def connections(context: Context) -> list:
 
 @pytest.mark.parametrize("variant", VARIANTS)
 async def test_mutual_authentication_put_then_get(pki, variant):
-    async with libcoap_server(variant, server_args(pki)) as server:
-        async with client_context(X509Client(settings(pki))) as context:
-            put = await request(context, dtls_uri(server, "/sensors/t1"), Code.PUT, b'{"t": 21.5}')
-            assert put.code.is_successful(), put
-            got = await request(context, dtls_uri(server, "/sensors/t1"))
-            assert (got.code, got.payload) == (Code.CONTENT, b'{"t": 21.5}')
-            # one DTLS session carried both requests
-            [connection] = connections(context)
-            assert connection.handshake_done and not connection.trace.resumed
+    client = X509Client(settings(pki))
+    async with libcoap_server(variant, server_args(pki)) as server, client_context(client) as context:
+        put = await request(context, dtls_uri(server, "/sensors/t1"), Code.PUT, b'{"t": 21.5}')
+        assert put.code.is_successful(), put
+        got = await request(context, dtls_uri(server, "/sensors/t1"))
+        assert (got.code, got.payload) == (Code.CONTENT, b'{"t": 21.5}')
+        # one DTLS session carried both requests
+        [connection] = connections(context)
+        assert connection.handshake_done and not connection.trace.resumed
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 async def test_untrusted_server_certificate_fails_at_once_with_its_issuer(pki, variant):
-    async with libcoap_server(variant, server_args(pki, "rogue-server")) as server:
-        async with client_context(X509Client(settings(pki))) as context:
-            started = time.monotonic()
-            with pytest.raises(UntrustedServer) as failure:
-                await request(context, dtls_uri(server), Code.PUT, b"{}")
-            assert time.monotonic() - started < 2  # an error, not a timeout
-            message = str(failure.value)
-            assert f"DTLS handshake with 127.0.0.1:{server.port + 1} failed: the server is not trusted" in message
-            assert "CN=rogue server" in message and "issued by CN=rogue CA" in message
-            assert "its issuer is not among the trust anchors; trust anchors: the configured trust anchors" in message
-            assert connections(context) == []  # the failed session is not reused
+    client = X509Client(settings(pki))
+    async with libcoap_server(variant, server_args(pki, "rogue-server")) as server, client_context(client) as context:
+        started = time.monotonic()
+        with pytest.raises(UntrustedServer) as failure:
+            await request(context, dtls_uri(server), Code.PUT, b"{}")
+        assert time.monotonic() - started < 2  # an error, not a timeout
+        message = str(failure.value)
+        assert f"DTLS handshake with 127.0.0.1:{server.port + 1} failed: the server is not trusted" in message
+        assert "CN=rogue server" in message and "issued by CN=rogue CA" in message
+        assert "its issuer is not among the trust anchors; trust anchors: the configured trust anchors" in message
+        assert connections(context) == []  # the failed session is not reused
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -14,7 +14,11 @@ from cryptography.hazmat.primitives import serialization
 from streamapp.coap.dtls_x509 import X509Client, X509Settings, create_client_context
 from streamapp.coap.dtls_x509.aiocoap_hook import HOOK
 from streamapp.coap.dtls_x509.datagrams import pack_records
-from streamapp.coap.dtls_x509.failures import HandshakeTrace, alert_name, handshake_error
+from streamapp.coap.dtls_x509.failures import (
+    HandshakeTrace,
+    alert_name,
+    handshake_error,
+)
 from streamapp.coap.dtls_x509.transport import DtlsX509Interface
 
 

@@ -33,7 +33,10 @@ from aiocoap.util import hostportjoin
 from cryptography import x509
 from OpenSSL import SSL
 from service_identity import CertificateError, VerificationError
-from service_identity.cryptography import verify_certificate_hostname, verify_certificate_ip_address
+from service_identity.cryptography import (
+    verify_certificate_hostname,
+    verify_certificate_ip_address,
+)
 
 from .datagrams import pack_records
 from .errors import DtlsClosed, DtlsError, DtlsHandshakeError, DtlsHandshakeTimeout

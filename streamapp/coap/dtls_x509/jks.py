@@ -83,7 +83,7 @@ def read_jks(
     if data[:4] != JKS_MAGIC:
         raise JksError(f"'{path}' is not a JKS keystore")
     body, trailer = data[:-_DIGEST], data[-_DIGEST:]
-    check = hashlib.sha1(_password_bytes(password) + _WHITENER + body).digest()  # noqa: S324 -- the format's
+    check = hashlib.sha1(_password_bytes(password) + _WHITENER + body).digest()  # SHA-1: fixed by the format
     if not hmac.compare_digest(check, trailer):
         raise JksError(f"wrong password for keystore '{path}' (or the file is damaged)", "password")
     reader = _Reader(body, path)
@@ -117,10 +117,10 @@ def _unprotect(protected: bytes, password: str, path: str, alias: str) -> Privat
     stream = bytearray()
     digest = salt
     while len(stream) < len(body):
-        digest = hashlib.sha1(secret + digest).digest()  # noqa: S324 -- Sun's key protector is SHA-1 based
+        digest = hashlib.sha1(secret + digest).digest()  # Sun's key protector is SHA-1 based
         stream.extend(digest)
     plain = bytes(a ^ b for a, b in zip(body, stream, strict=False))
-    if not hmac.compare_digest(hashlib.sha1(secret + plain).digest(), check):  # noqa: S324
+    if not hmac.compare_digest(hashlib.sha1(secret + plain).digest(), check):
         raise JksError(f"the keystore password does not open key entry '{alias}' of '{path}'", "password")
     try:
         return serialization.load_der_private_key(plain, None)

@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from OpenSSL import SSL, crypto
 
-__all__ = ["DTLS1_2_VERSION", "VerifyHook", "SessionCache", "X509Settings", "ssl_context"]
+__all__ = ["DTLS1_2_VERSION", "SessionCache", "VerifyHook", "X509Settings", "ssl_context"]
 
 # OpenSSL's DTLS1_2_VERSION (0xFEFD: DTLS versions count down from 0xFEFF); pyOpenSSL exports
 # only the TLS version constants, and set_min/max_proto_version take the raw number.
