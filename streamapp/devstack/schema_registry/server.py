@@ -88,6 +88,8 @@ class SchemaRegistryServer:
                 web.post("/compatibility/subjects/{subject}/versions/{version}", self.compatibility),
                 web.get("/config", self.get_config),
                 web.put("/config", self.put_config),
+                web.get("/config/", self.get_config),  # clients that join "config/" and an empty subject
+                web.put("/config/", self.put_config),
                 web.get("/config/{subject}", self.get_config),
                 web.put("/config/{subject}", self.put_config),
             ]
