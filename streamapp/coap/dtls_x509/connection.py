@@ -188,8 +188,8 @@ class DtlsConnection(asyncio.DatagramProtocol, interfaces.EndpointAddress):
             return False
         except SSL.Error as exc:
             self._flush()  # the alert OpenSSL wrote for the server
-            self._client.sessions.forget(self.server)
             if self._resuming:
+                self._client.sessions.refused(self.server)
                 # Some servers fail an offered session instead of starting a full handshake
                 # (libcoap's OpenSSL server with client verification answers internal_error): try
                 # once more without it, on the same socket.
@@ -198,6 +198,7 @@ class DtlsConnection(asyncio.DatagramProtocol, interfaces.EndpointAddress):
                 self.trace = HandshakeTrace()
                 self._ssl = self._new_ssl(None)
                 return self._handshake()
+            self._client.sessions.forget(self.server)
             self._fail(handshake_error(self.hostinfo, self.trace, self._client.settings, openssl_reasons(exc)))
             return False
         self._flush()

@@ -72,12 +72,19 @@ class SessionCache:
     """The last DTLS session per server (host, port), shared by the connections of one sink."""
 
     sessions: dict[tuple[str, int], Any] = field(default_factory=dict)
+    refusing: set[tuple[str, int]] = field(default_factory=set)  # servers that failed a resumption
 
     def get(self, server: tuple[str, int]) -> Any:
         return self.sessions.get(server)
 
     def put(self, server: tuple[str, int], session: Any) -> None:
-        self.sessions[server] = session
+        if server not in self.refusing:
+            self.sessions[server] = session
+
+    def refused(self, server: tuple[str, int]) -> None:
+        """``server`` failed a handshake that offered a session: offer it none again (one full handshake each)."""
+        self.refusing.add(server)
+        self.sessions.pop(server, None)
 
     def forget(self, server: tuple[str, int]) -> None:
         self.sessions.pop(server, None)
