@@ -15,7 +15,7 @@ FROM python:3.12-slim AS build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential autoconf automake libtool pkg-config \
     && rm -rf /var/lib/apt/lists/*
-RUN python -m venv /opt/streamapp
+RUN python -m venv --upgrade-deps /opt/streamapp   # a current pip and setuptools
 COPY pyproject.toml README.md /src/
 COPY streamapp /src/streamapp
 # No [dev] extra; [rocksdb] adds the RocksDB table store (STREAMAPP_STORE=rocksdb://).
