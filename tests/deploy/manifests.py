@@ -78,8 +78,10 @@ def pod_environment(resources: list[dict[str, Any]], pod_name: str = "streamapp-
             continue
         ref = var["valueFrom"]
         if "secretKeyRef" in ref:
-            secret = find(resources, "Secret", ref["secretKeyRef"]["name"])
-            env[var["name"]] = secret_data(secret)[ref["secretKeyRef"]["key"]]
+            secret = secret_data(find(resources, "Secret", ref["secretKeyRef"]["name"]))
+            key = ref["secretKeyRef"]["key"]
+            if key in secret or not ref["secretKeyRef"].get("optional"):
+                env[var["name"]] = secret[key]
         elif "configMapKeyRef" in ref:
             config = find(resources, "ConfigMap", ref["configMapKeyRef"]["name"])
             env[var["name"]] = config["data"][ref["configMapKeyRef"]["key"]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -150,6 +151,7 @@ def test_the_pod_environment_is_valid_worker_settings(monkeypatch, variant: str,
     assert settings.connector_paths == ["/etc/streamapp/connectors/"]
     assert settings.connector_paths[0].rstrip("/") in mounts(resources)
     assert settings.datadir in mounts(resources), "the Faust data dir must be a writable volume"
+    assert settings.api_token is None  # optional: the sample Secret has no api-token key
     if variant == "statefulset":
         assert settings.store == "rocksdb://"
         assert settings.group_instance_id == "streamapp-0"  # the pod name, through the downward API
@@ -177,6 +179,8 @@ def test_selectors_match_the_worker_pods(resources: list[dict]):
     pdb = find(resources, "PodDisruptionBudget")
     assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert pdb["spec"]["maxUnavailable"] == 1
+    # /readyz is DOWN while Diffusion is: such workers must not block node drains.
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
     for service in (r for r in resources if r["kind"] == "Service"):
         assert service["spec"]["selector"].items() <= labels.items()
     if resource["kind"] == "StatefulSet":
@@ -329,3 +333,9 @@ def test_the_connector_configmap_passes_check_config(tmp_path: Path, variant: st
     for key, value in secret_data(secret).items():
         if "password" in key:
             assert value not in result.stdout + result.stderr, f"Secret {key} printed"
+
+
+def test_the_readme_applies_the_kustomizations_that_exist():
+    readme = (ROOT / "README.md").read_text()
+    applied = re.findall(r"kubectl apply -k (\S+)", readme)
+    assert sorted({(ROOT / path).resolve() for path in applied}) == sorted(p.resolve() for p in VARIANTS.values())
