@@ -206,3 +206,76 @@ async def test_a_silent_peer_gets_retransmitted_hellos_then_a_timeout(pki):
         assert received[0][11:] == received[1][11:] and received[0][3:11] != received[1][3:11]
     finally:
         transport.close()
+
+
+class _LossyRelay(asyncio.DatagramProtocol):
+    """Relays one client's datagrams to ``upstream`` and back, dropping the client's first ``drop``."""
+
+    def __init__(self, upstream: tuple[str, int], drop: int) -> None:
+        self.upstream, self.drop = upstream, drop
+        self.dropped: list[bytes] = []
+        self.sizes: list[int] = []  # of the client's datagrams
+        self.client: tuple[str, int] | None = None
+        self.transport: asyncio.DatagramTransport | None = None
+        self.outbound: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:
+        self.client = addr
+        self.sizes.append(len(data))
+        if len(self.dropped) < self.drop:
+            self.dropped.append(data)
+        elif self.outbound is not None:
+            self.outbound.sendto(data)
+
+    async def open(self) -> None:
+        relay = self
+
+        class Back(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr) -> None:
+                if relay.client is not None and relay.transport is not None:
+                    relay.transport.sendto(data, relay.client)
+
+        self.outbound, _ = await asyncio.get_running_loop().create_datagram_endpoint(Back, remote_addr=self.upstream)
+
+
+async def test_a_lost_client_hello_is_retransmitted_and_the_handshake_completes(pki):
+    async with libcoap_server("gnutls", server_args(pki)) as server:
+        loop = asyncio.get_running_loop()
+        transport, relay = await loop.create_datagram_endpoint(
+            lambda: _LossyRelay(("127.0.0.1", server.port + 1), drop=1), local_addr=("127.0.0.1", 0))
+        await relay.open()
+        port = transport.get_extra_info("sockname")[1]
+        try:
+            async with client_context(X509Client(settings(pki, verify_hostname=True), handshake_timeout=4)) as context:
+                started = time.monotonic()
+                response = await request(context, f"coaps://127.0.0.1:{port}/lossy", Code.PUT, b"x")
+                assert response.code.is_successful()
+                assert 0.9 < time.monotonic() - started < 3  # OpenSSL's first retransmission comes after 1 s
+            assert len(relay.dropped) == 1 and relay.dropped[0][13] == 1  # handshake type 1: ClientHello
+        finally:
+            transport.close()
+            relay.outbound.close()
+
+
+async def test_a_chain_larger_than_a_datagram_goes_in_datagrams_of_at_most_the_mtu(pki):
+    # An RSA-4096 client certificate and intermediate: the client's second flight is over 3 kB.
+    async with libcoap_server("openssl", server_args(pki)) as server:
+        loop = asyncio.get_running_loop()
+        transport, relay = await loop.create_datagram_endpoint(
+            lambda: _LossyRelay(("127.0.0.1", server.port + 1), drop=0), local_addr=("127.0.0.1", 0))
+        await relay.open()
+        port = transport.get_extra_info("sockname")[1]
+        client = X509Client(settings(pki, client="big-client"))
+        try:
+            async with client_context(client) as context:
+                response = await request(context, f"coaps://127.0.0.1:{port}/big", Code.PUT, b"x")
+                assert response.code.is_successful()
+            assert max(relay.sizes) <= client.mtu
+            assert sum(relay.sizes) > 2 * client.mtu  # the chain really needed several datagrams
+            assert max(relay.sizes) > client.mtu - 100  # and records were packed up to the MTU
+        finally:
+            transport.close()
+            relay.outbound.close()
