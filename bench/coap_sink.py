@@ -51,13 +51,11 @@ from aiocoap import Context, Message
 from aiocoap.numbers.codes import Code
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from bench._stack import free_port, service
-from streamapp.coap.dtls_x509 import X509Client, X509Settings, create_client_context
+from streamapp.coap.dtls_x509 import X509Client, create_client_context
 from streamapp.devstack.worker import WorkerProcess
-from tests.fixtures.pki import Pki, make_pki
+from tests.fixtures.pki import Pki, make_pki, x509_settings
 
 SEED = {"firstName": "John", "lastName": "Smith", "age": 30, "salary": 4830}
 SERVER = "/usr/bin/coap-server-notls"
@@ -275,12 +273,12 @@ async def create_topics(bootstrap: str, names: list[str]) -> None:
         await admin.close()
 
 
-async def produce(bootstrap: str, topics: list[str], n: int, offset: int = 0) -> None:
+async def produce(bootstrap: str, topics: list[str], n: int) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     await producer.start()
     try:
         for i in range(n):
-            await producer.send(topics[i % len(topics)], value=payload(offset + i))
+            await producer.send(topics[i % len(topics)], value=payload(i))
         await producer.flush()
     finally:
         await producer.stop()
@@ -312,17 +310,15 @@ def pem_settings(pki: Pki) -> dict[str, str]:
 
 
 def x509_client(pki: Pki) -> X509Client:
-    chain = tuple(x509.load_pem_x509_certificates((pki.directory / "client-chain.pem").read_bytes()))
-    key = serialization.load_pem_private_key((pki.directory / "client.key").read_bytes(), None)
-    return X509Client(X509Settings(chain, key, (pki.ca,)))
+    return X509Client(x509_settings(pki))
 
 
 async def arrivals(
     uri: str, prefix: str, resources: int, n: int, timeout: float, worker: WorkerProcess,
-    x509: X509Client | None = None, offset: int = 0,
+    x509: X509Client | None = None,
 ) -> tuple[float, float]:
-    """(first, last) arrival times of records offset..offset+n-1 spread over the resources, by polling GETs."""
-    final = {j: offset + max(i for i in range(n) if i % resources == j) for j in range(resources)}
+    """(first, last) arrival times of records 0..n-1 spread over the resources, by polling GETs."""
+    final = {j: max(i for i in range(n) if i % resources == j) for j in range(resources)}
     if x509 is not None:
         context = await create_client_context(x509)
     else:

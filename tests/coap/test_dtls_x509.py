@@ -15,8 +15,6 @@ from collections.abc import AsyncIterator
 import pytest
 from aiocoap import Context, Message
 from aiocoap.numbers.codes import Code
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from streamapp.coap.dtls_x509 import (
     ClientCertificateRejected,
@@ -26,27 +24,15 @@ from streamapp.coap.dtls_x509 import (
     NoCommonCipherSuite,
     UntrustedServer,
     X509Client,
-    X509Settings,
     create_client_context,
 )
 from tests.fixtures.coap import LibcoapServer, libcoap_server
 from tests.fixtures.net import free_udp_port
 from tests.fixtures.pki import Pki
+from tests.fixtures.pki import x509_settings as settings
 
 VARIANTS = ["openssl", "gnutls"]
 TIMEOUT = 5.0
-
-
-def certificates(pki: Pki, name: str) -> tuple[x509.Certificate, ...]:
-    return tuple(x509.load_pem_x509_certificates((pki.directory / name).read_bytes()))
-
-
-def settings(pki: Pki, *, client: str | None = "client", trust: str = "ca.pem", **extra) -> X509Settings:
-    chain, key = (), None
-    if client:
-        chain = certificates(pki, f"{client}-chain.pem")
-        key = serialization.load_pem_private_key((pki.directory / f"{client}.key").read_bytes(), None)
-    return X509Settings(chain, key, certificates(pki, trust), identity_source="the test PKI", **extra)
 
 
 def server_args(pki: Pki, certificate: str = "server", *, verify_clients: bool = True) -> list[str]:
@@ -241,41 +227,39 @@ class _LossyRelay(asyncio.DatagramProtocol):
         self.outbound, _ = await asyncio.get_running_loop().create_datagram_endpoint(Back, remote_addr=self.upstream)
 
 
-async def test_a_lost_client_hello_is_retransmitted_and_the_handshake_completes(pki):
-    async with libcoap_server("gnutls", server_args(pki)) as server:
-        loop = asyncio.get_running_loop()
-        transport, relay = await loop.create_datagram_endpoint(
-            lambda: _LossyRelay(("127.0.0.1", server.port + 1), drop=1), local_addr=("127.0.0.1", 0))
+@contextlib.asynccontextmanager
+async def lossy_relay(server: LibcoapServer, drop: int) -> AsyncIterator[tuple[int, _LossyRelay]]:
+    """A relay on a free loopback port to the server's DTLS port: (its port, the relay)."""
+    loop = asyncio.get_running_loop()
+    transport, relay = await loop.create_datagram_endpoint(
+        lambda: _LossyRelay(("127.0.0.1", server.port + 1), drop), local_addr=("127.0.0.1", 0))
+    try:
         await relay.open()
-        port = transport.get_extra_info("sockname")[1]
-        try:
-            async with client_context(X509Client(settings(pki, verify_hostname=True), handshake_timeout=4)) as context:
-                started = time.monotonic()
-                response = await request(context, f"coaps://127.0.0.1:{port}/lossy", Code.PUT, b"x")
-                assert response.code.is_successful()
-                assert 0.9 < time.monotonic() - started < 3  # OpenSSL's first retransmission comes after 1 s
-            assert len(relay.dropped) == 1 and relay.dropped[0][13] == 1  # handshake type 1: ClientHello
-        finally:
-            transport.close()
+        yield transport.get_extra_info("sockname")[1], relay
+    finally:
+        transport.close()
+        if relay.outbound is not None:
             relay.outbound.close()
+
+
+async def test_a_lost_client_hello_is_retransmitted_and_the_handshake_completes(pki):
+    client = X509Client(settings(pki), handshake_timeout=4)
+    async with libcoap_server("gnutls", server_args(pki)) as server, lossy_relay(server, drop=1) as (port, relay):
+        async with client_context(client) as context:
+            started = time.monotonic()
+            response = await request(context, f"coaps://127.0.0.1:{port}/lossy", Code.PUT, b"x")
+            assert response.code.is_successful()
+            assert 0.9 < time.monotonic() - started < 3  # OpenSSL's first retransmission comes after 1 s
+        assert len(relay.dropped) == 1 and relay.dropped[0][13] == 1  # handshake type 1: ClientHello
 
 
 async def test_a_chain_larger_than_a_datagram_goes_in_datagrams_of_at_most_the_mtu(pki):
     # An RSA-4096 client certificate and intermediate: the client's second flight is over 3 kB.
-    async with libcoap_server("openssl", server_args(pki)) as server:
-        loop = asyncio.get_running_loop()
-        transport, relay = await loop.create_datagram_endpoint(
-            lambda: _LossyRelay(("127.0.0.1", server.port + 1), drop=0), local_addr=("127.0.0.1", 0))
-        await relay.open()
-        port = transport.get_extra_info("sockname")[1]
-        client = X509Client(settings(pki, client="big-client"))
-        try:
-            async with client_context(client) as context:
-                response = await request(context, f"coaps://127.0.0.1:{port}/big", Code.PUT, b"x")
-                assert response.code.is_successful()
-            assert max(relay.sizes) <= client.mtu
-            assert sum(relay.sizes) > 2 * client.mtu  # the chain really needed several datagrams
-            assert max(relay.sizes) > client.mtu - 100  # and records were packed up to the MTU
-        finally:
-            transport.close()
-            relay.outbound.close()
+    client = X509Client(settings(pki, client="big-client"))
+    async with libcoap_server("openssl", server_args(pki)) as server, lossy_relay(server, drop=0) as (port, relay):
+        async with client_context(client) as context:
+            response = await request(context, f"coaps://127.0.0.1:{port}/big", Code.PUT, b"x")
+            assert response.code.is_successful()
+        assert max(relay.sizes) <= client.mtu
+        assert sum(relay.sizes) > 2 * client.mtu  # the chain really needed several datagrams
+        assert max(relay.sizes) > client.mtu - 100  # and records were packed up to the MTU

@@ -18,15 +18,13 @@ import pytest_asyncio
 from aiocoap import Context, Message
 from aiocoap.numbers.codes import Code
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
-from streamapp.coap.dtls_x509 import X509Client, X509Settings, create_client_context
+from streamapp.coap.dtls_x509 import X509Client, create_client_context
 from tests.connectors.conftest import write_connector
 from tests.connectors.test_coap_sink import coap_sink_config
 from tests.fixtures.coap import libcoap_server
 from tests.fixtures.kafka import create_topic, produce
-from tests.fixtures.pki import STORE_PASSWORD
+from tests.fixtures.pki import STORE_PASSWORD, x509_settings
 from tests.fixtures.worker import make_worker
 
 TIMEOUT = 20
@@ -90,7 +88,7 @@ async def stack(kafka_bootstrap, pki, jks_stores, tmp_path_factory):
             **SCHEMALESS, **{"connect.coap.dtls.ca.file": pki.path("ca.pem")}))
         app_id = f"coap-dtls-{suffix}"
         worker = await make_worker(kafka_bootstrap, configs, workdir, env={"STREAMAPP_APP_ID": app_id}).start()
-        client = X509Client(X509Settings(*_pem(pki)))
+        client = X509Client(x509_settings(pki))
         reader = await create_client_context(client)
         try:
             await worker.wait_ready()
@@ -100,12 +98,6 @@ async def stack(kafka_bootstrap, pki, jks_stores, tmp_path_factory):
             await reader.shutdown()
             await worker.stop(signal.SIGKILL)  # the stopped connectors hold records unacked: end it as a crash would
             assert STORE_PASSWORD not in worker.output
-
-
-def _pem(pki):
-    chain = tuple(x509.load_pem_x509_certificates((pki.directory / "client-chain.pem").read_bytes()))
-    key = serialization.load_pem_private_key((pki.directory / "client.key").read_bytes(), None)
-    return chain, key, (pki.ca,)
 
 
 async def _poll(client: Context, uri: str, expected: int, timeout: float = TIMEOUT) -> list[bytes]:
