@@ -42,6 +42,9 @@ from .registry_client import (
 
 __all__ = ["AvroConverter", "subject_name"]
 
+_BytesIO = io.BytesIO
+_NEW = object.__new__
+
 MAGIC = 0
 _HEADER = 5
 _TOPIC_NAME = "io.confluent.kafka.serializers.subject.TopicNameStrategy"
@@ -69,6 +72,7 @@ def _record_full_name(avro: Any) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class _Reader:
+    schema_id: int
     parsed: Any  # fastavro-parsed reader schema
     schema: Schema  # Connect schema, with the registry version
     adapt: Any
@@ -100,6 +104,7 @@ class AvroConverter:
             list(options.schema_registry_url), auth=_auth(options), ssl_context=_ssl_context(options)
         )
         self._readers: dict[int, _Reader] = {}
+        self._by_header: dict[bytes, _Reader] = {}
         self._writers: dict[tuple[str, Schema], _Writer] = {}
 
     # ------------------------------------------------------------------ bytes -> Connect
@@ -159,45 +164,61 @@ class AvroConverter:
             ) from None
         except Exception as exc:  # fastavro's SchemaParseException and friends
             raise ConversionError(f"schema id {schema_id} is not a valid Avro schema: {exc}", context=self._context) from None
-        self._readers[schema_id] = _Reader(parsed, mapping.schema, mapping.adapt)
+        reader = _Reader(schema_id, parsed, mapping.schema, mapping.adapt)
+        self._readers[schema_id] = reader
+        self._by_header[bytes([MAGIC]) + schema_id.to_bytes(4, "big")] = reader
 
     def to_connect(self, topic: str, data: bytes | None) -> SchemaAndValue:
         if data is None:
             return NULL
+        if type(data) is not bytes:
+            data = bytes(data)
+        # The 5-byte header (magic byte and schema id) is the cache key: one slice and one
+        # lookup replace the magic check and the id parsing on the hot path.
+        reader = self._by_header.get(data[:_HEADER])
+        if reader is None:
+            reader = self._reader_for(data)
+        buffer = _BytesIO(data)
+        buffer.seek(_HEADER)
+        try:
+            value = schemaless_reader(buffer, reader.parsed, None)
+        except Exception as exc:  # fastavro raises EOFError, ValueError, UnicodeDecodeError, ...
+            raise ConversionError(
+                f"corrupt Avro payload for schema id {reader.schema_id}: {type(exc).__name__}: {str(exc)[:120]} "
+                f"({len(data)} bytes: {excerpt(data, 24)})",
+                context=self._context,
+            ) from None
+        if buffer.tell() != len(data):
+            raise ConversionError(
+                f"corrupt Avro payload for schema id {reader.schema_id}: {len(data) - buffer.tell()} bytes left "
+                f"over after the value ({len(data)} bytes: {excerpt(data, 24)})",
+                context=self._context,
+            )
+        adapt = reader.adapt
+        if adapt is not None:
+            try:
+                value = adapt(value)
+            except DataError as exc:
+                raise ConversionError(exc.reason, location=exc.location, context=self._context) from None
+        # SchemaAndValue is a frozen dataclass; filling its __dict__ directly is what its
+        # generated __init__ does, at half the cost (measurable at 100k records/s).
+        result = _NEW(SchemaAndValue)
+        fields = result.__dict__
+        fields["schema"] = reader.schema
+        fields["value"] = value
+        return result
+
+    def _reader_for(self, data: bytes) -> _Reader:
+        """The slow path of to_connect: explain a bad header, or a schema not fetched."""
         if len(data) < _HEADER or data[0] != MAGIC:
             raise ConversionError(
                 f"not Confluent Avro: expected magic byte 0 and a 4-byte schema id, got {excerpt(data, 16)}",
                 context=self._context,
             )
         schema_id = int.from_bytes(data[1:_HEADER], "big")
-        reader = self._readers.get(schema_id)
-        if reader is None:
-            raise ConversionError(
-                f"schema id {schema_id} was not fetched (prepare_to_connect was not awaited)", context=self._context
-            )
-        buffer = io.BytesIO(data)
-        buffer.seek(_HEADER)
-        try:
-            value = schemaless_reader(buffer, reader.parsed, None)
-        except Exception as exc:  # fastavro raises EOFError, ValueError, UnicodeDecodeError, ...
-            raise ConversionError(
-                f"corrupt Avro payload for schema id {schema_id}: {type(exc).__name__}: {str(exc)[:120]} "
-                f"({len(data)} bytes: {excerpt(data, 24)})",
-                context=self._context,
-            ) from None
-        if buffer.tell() != len(data):
-            raise ConversionError(
-                f"corrupt Avro payload for schema id {schema_id}: {len(data) - buffer.tell()} bytes left over "
-                f"after the value ({len(data)} bytes: {excerpt(data, 24)})",
-                context=self._context,
-            )
-        adapt = reader.adapt
-        if adapt is None:
-            return SchemaAndValue(reader.schema, value)
-        try:
-            return SchemaAndValue(reader.schema, adapt(value))
-        except DataError as exc:
-            raise ConversionError(exc.reason, location=exc.location, context=self._context) from None
+        raise ConversionError(
+            f"schema id {schema_id} was not fetched (prepare_to_connect was not awaited)", context=self._context
+        )
 
     # ------------------------------------------------------------------ Connect -> bytes
 

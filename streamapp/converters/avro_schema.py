@@ -102,6 +102,11 @@ _CONNECT_TYPES = {"int8": Type.INT8, "int16": Type.INT16}
 _MAPPED_LOGICAL = {("int", "date"), ("int", "time-millis"), ("long", "timestamp-millis")}
 
 
+_NEW = object.__new__
+_SET_SCHEMA = Struct.__dict__["_schema"].__set__  # the slots Struct._trusted fills
+_SET_VALUES = Struct.__dict__["_values"].__set__
+
+
 class AvroSchemaError(DataError):
     """An Avro schema Connect data cannot represent (or a Connect schema Avro cannot)."""
 
@@ -293,10 +298,18 @@ class _ReadBuilder:
 
     @staticmethod
     def struct_adapter(schema: Schema, adapters: list[tuple[int, Adapter]]) -> Adapter:
-        trusted = Struct._trusted
+        # Struct._trusted, inlined: on the decoding hot path its classmethod call costs as much
+        # as the rest of the adapter (see bench/avro_converter.py).
+        new, set_schema, set_values = _NEW, _SET_SCHEMA, _SET_VALUES
         if not adapters:
             # fastavro returns the fields in writer order: the dict's values are the struct's.
-            return lambda value: trusted(schema, list(value.values()))
+            def adapt_plain(value: dict) -> Struct:
+                struct = new(Struct)
+                set_schema(struct, schema)
+                set_values(struct, list(value.values()))
+                return struct
+
+            return adapt_plain
 
         def adapt(value: dict) -> Struct:
             values = list(value.values())
@@ -304,7 +317,10 @@ class _ReadBuilder:
                 item = values[index]
                 if item is not None:
                     values[index] = field_adapt(item)
-            return trusted(schema, values)
+            struct = new(Struct)
+            set_schema(struct, schema)
+            set_values(struct, values)
+            return struct
 
         return adapt
 
