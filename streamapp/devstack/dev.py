@@ -1,7 +1,8 @@
 """``streamapp dev``: the whole system on loopback, for a newcomer's first minute.
 
-Starts, in order, the Tansu broker, the Diffusion emulator, the CoAP server and one worker running
-the sample connectors; waits until each is ready; prints where each listens; optionally feeds
+Starts, in order, the Tansu broker, the Diffusion emulator, the CoAP server, the Schema Registry
+(for connectors with ``io.confluent.connect.avro.AvroConverter``) and one worker running the
+sample connectors; waits until each is ready; prints where each listens; optionally feeds
 sample data and reports where it arrives; stops everything (worker first, so it commits) on
 Ctrl-C or SIGTERM.
 """
@@ -20,6 +21,7 @@ from .broker import TansuBroker
 from .coap_server import DevCoapServer
 from .demo import DEMO_TOPICS, DemoFeed
 from .diffusion_emulator import DiffusionEmulator
+from .schema_registry import SchemaRegistryServer
 from .worker import WorkerProcess
 
 __all__ = ["DevPorts", "run_dev"]
@@ -31,6 +33,7 @@ class DevPorts:
     diffusion: int = 8080
     coap: int = 5683
     web: int = 6066
+    registry: int = 8081
     host: str = "127.0.0.1"
 
 
@@ -55,6 +58,7 @@ def _point_at_ports(connectors: str, ports: DevPorts, workdir: Path) -> str:
     replacements = {
         f"ws://{defaults.host}:{defaults.diffusion}": f"ws://{ports.host}:{ports.diffusion}",
         f"coap://{defaults.host}:{defaults.coap}": f"coap://{ports.host}:{ports.coap}",
+        f"http://{defaults.host}:{defaults.registry}": f"http://{ports.host}:{ports.registry}",
     }
     replacements = {old: new for old, new in replacements.items() if old != new}
     paths = [Path(p.strip()).resolve() for p in connectors.split(",") if p.strip()]
@@ -111,6 +115,11 @@ async def run_dev(
         stack.push_async_callback(coap.stop)
         echo(f"CoAP server        {coap.uri}")
 
+        registry = SchemaRegistryServer(host, ports.registry)
+        await registry.start()
+        stack.push_async_callback(registry.stop)
+        echo(f"Schema Registry    {registry.url}  (in memory; value.converter.schema.registry.url)")
+
         worker = WorkerProcess(
             broker=broker.url,
             connectors=connectors_path,
@@ -151,7 +160,7 @@ async def run_dev(
         if worker_exit in done and not stop.is_set():
             echo(f"worker exited with code {worker.returncode}; see {worker.log_path}")
             return 1
-        echo("stopping: worker, CoAP server, Diffusion emulator, broker")
+        echo("stopping: worker, Schema Registry, CoAP server, Diffusion emulator, broker")
     return 0
 
 

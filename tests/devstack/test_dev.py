@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import aiocoap
+import aiohttp
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from diffusion.internal.protocol.exceptions import ServerConnectionResponseError
@@ -44,6 +45,7 @@ def _alive(pid: int) -> bool:
 
 async def test_dev_stack_comes_up_answers_clients_and_stops_on_ctrl_c(tmp_path):
     broker, diff, coap, web = free_tcp_port(), free_tcp_port(), free_udp_port(), free_tcp_port()
+    registry = free_tcp_port()
     out = tmp_path / "dev.out"
     with open(out, "wb") as sink:
         proc = await asyncio.create_subprocess_exec(
@@ -57,6 +59,8 @@ async def test_dev_stack_comes_up_answers_clients_and_stops_on_ctrl_c(tmp_path):
             str(coap),
             "--web-port",
             str(web),
+            "--registry-port",
+            str(registry),
             "--connectors",
             str(ROOT / "settings/connectors"),
             cwd=tmp_path,
@@ -71,6 +75,10 @@ async def test_dev_stack_comes_up_answers_clients_and_stops_on_ctrl_c(tmp_path):
         assert f"Kafka broker       127.0.0.1:{broker}" in text
         assert f"Diffusion server   ws://127.0.0.1:{diff}" in text
         assert f"CoAP server        coap://127.0.0.1:{coap}" in text
+        assert f"Schema Registry    http://127.0.0.1:{registry}" in text
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{registry}/subjects") as response:
+                assert response.status == 200 and await response.json(content_type=None) == []
         assert f"Worker             http://127.0.0.1:{web}" in text
         worker_pid = int(re.search(r"\(pid (\d+),", text).group(1))
 
@@ -104,6 +112,6 @@ async def test_dev_stack_comes_up_answers_clients_and_stops_on_ctrl_c(tmp_path):
             proc.send_signal(signal.SIGINT)
         code = await asyncio.wait_for(proc.wait(), 60)
     assert code == 0, out.read_text()[-3000:]
-    assert "stopping: worker, CoAP server, Diffusion emulator, broker" in out.read_text()
+    assert "stopping: worker, Schema Registry, CoAP server, Diffusion emulator, broker" in out.read_text()
     assert not _alive(worker_pid)
     assert "Traceback" not in out.read_text()
