@@ -103,8 +103,6 @@ _MAPPED_LOGICAL = {("int", "date"), ("int", "time-millis"), ("long", "timestamp-
 
 
 _NEW = object.__new__
-_SET_SCHEMA = Struct.__dict__["_schema"].__set__  # the slots Struct._trusted fills
-_SET_VALUES = Struct.__dict__["_values"].__set__
 
 
 class AvroSchemaError(DataError):
@@ -203,7 +201,7 @@ class _ReadBuilder:
                 return schema, None
             if items.optional:
                 return schema, lambda value: [None if item is None else adapt(item) for item in value]
-            return schema, lambda value: [adapt(item) for item in value]
+            return schema, lambda value: list(map(adapt, value))
         if kind == "map":
             values, adapt = self.node(avro["values"], namespace)
             schema = Schema(
@@ -299,14 +297,15 @@ class _ReadBuilder:
     @staticmethod
     def struct_adapter(schema: Schema, adapters: list[tuple[int, Adapter]]) -> Adapter:
         # Struct._trusted, inlined: on the decoding hot path its classmethod call costs as much
-        # as the rest of the adapter (see bench/avro_converter.py).
-        new, set_schema, set_values = _NEW, _SET_SCHEMA, _SET_VALUES
+        # as the rest of the adapter (see bench/avro_converter.py). Python 3.11 specialises the
+        # two slot stores.
+        new = _NEW
         if not adapters:
             # fastavro returns the fields in writer order: the dict's values are the struct's.
             def adapt_plain(value: dict) -> Struct:
                 struct = new(Struct)
-                set_schema(struct, schema)
-                set_values(struct, list(value.values()))
+                struct._schema = schema
+                struct._values = list(value.values())
                 return struct
 
             return adapt_plain
@@ -318,8 +317,8 @@ class _ReadBuilder:
                 if item is not None:
                     values[index] = field_adapt(item)
             struct = new(Struct)
-            set_schema(struct, schema)
-            set_values(struct, values)
+            struct._schema = schema
+            struct._values = values
             return struct
 
         return adapt
