@@ -27,13 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import fastavro  # noqa: E402
+import fastavro
 
-from streamapp.config.converter_options import AvroConverterOptions  # noqa: E402
-from streamapp.converters import make_converter  # noqa: E402
-from streamapp.devstack.schema_registry import SchemaRegistryServer  # noqa: E402
+from streamapp.config.converter_options import AvroConverterOptions
+from streamapp.converters import make_converter
+from streamapp.devstack.schema_registry import SchemaRegistryServer
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 FLAT = {"type": "record", "name": "Trade", "namespace": "bench", "fields": [
     {"name": "symbol", "type": "string"}, {"name": "price", "type": "double"}, {"name": "qty", "type": "long"},
     {"name": "side", "type": {"type": "enum", "name": "Side", "symbols": ["BUY", "SELL"]}},

@@ -19,9 +19,9 @@ from __future__ import annotations
 from streamapp.config.converter_options import (
     AVRO_CONVERTER,
     BYTEARRAY_CONVERTER,
-    AvroConverterOptions,
     JSON_CONVERTER,
     STRING_CONVERTER,
+    AvroConverterOptions,
     ByteArrayConverterOptions,
     ConverterOptions,
     JsonConverterOptions,
@@ -30,25 +30,31 @@ from streamapp.config.converter_options import (
 )
 
 from .avro_converter import AvroConverter
-from .base import NULL, Converter, PreparingConverter, prepare_from_connect, prepare_to_connect
+from .base import (
+    NULL,
+    Converter,
+    PreparingConverter,
+    prepare_from_connect,
+    prepare_to_connect,
+)
 from .bytearray_converter import ByteArrayConverter
 from .errors import ConversionError, ConverterUnavailableError
 from .json_converter import JsonConverter
 from .string_converter import StringConverter
 
 __all__ = [
-    "Converter",
-    "PreparingConverter",
-    "prepare_to_connect",
-    "prepare_from_connect",
-    "AvroConverter",
-    "ConversionError",
-    "ConverterUnavailableError",
-    "StringConverter",
-    "JsonConverter",
-    "ByteArrayConverter",
     "NULL",
+    "AvroConverter",
+    "ByteArrayConverter",
+    "ConversionError",
+    "Converter",
+    "ConverterUnavailableError",
+    "JsonConverter",
+    "PreparingConverter",
+    "StringConverter",
     "make_converter",
+    "prepare_from_connect",
+    "prepare_to_connect",
 ]
 
 _IMPLEMENTATIONS: dict[str, tuple[type, type[ConverterOptions]]] = {

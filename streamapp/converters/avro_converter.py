@@ -85,7 +85,7 @@ def _pick_reader() -> Any:
         ):
             return _read_data
     except Exception:  # noqa: BLE001 - any surprise: use the public function
-        pass
+        return _plain_read
     return _plain_read  # pragma: no cover
 
 
@@ -207,11 +207,11 @@ class AvroConverter:
             named: dict[str, dict] = {"writer": {}, "reader": {}}
             parsed = fastavro.parse_schema(mapping.reader_schema, named["writer"])
         except AvroSchemaError as exc:
+            raise ConversionError(f"schema id {schema_id}: {exc}", context=self._context) from None
+        except Exception as exc:  # noqa: BLE001 - fastavro's SchemaParseException and friends
             raise ConversionError(
-                f"schema id {schema_id}: {exc}", context=self._context
+                f"schema id {schema_id} is not a valid Avro schema: {exc}", context=self._context
             ) from None
-        except Exception as exc:  # fastavro's SchemaParseException and friends
-            raise ConversionError(f"schema id {schema_id} is not a valid Avro schema: {exc}", context=self._context) from None
         reader = _Reader(schema_id, parsed, named, mapping.schema, mapping.adapt)
         self._readers[schema_id] = reader
         self._by_header[bytes([MAGIC]) + schema_id.to_bytes(4, "big")] = reader
@@ -230,7 +230,7 @@ class AvroConverter:
         buffer.seek(_HEADER)
         try:
             value = _read(buffer, reader.parsed, reader.named, None, _READ_OPTIONS)
-        except Exception as exc:  # fastavro raises EOFError, ValueError, UnicodeDecodeError, ...
+        except Exception as exc:  # noqa: BLE001 - fastavro raises EOFError, ValueError, UnicodeDecodeError...
             raise ConversionError(
                 f"corrupt Avro payload for schema id {reader.schema_id}: {type(exc).__name__}: {str(exc)[:120]} "
                 f"({len(data)} bytes: {excerpt(data, 24)})",
@@ -291,7 +291,7 @@ class AvroConverter:
             raise ConversionError(f"subject '{subject}': {exc}", context=self._context) from None
         try:
             parsed = fastavro.parse_schema(avro)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - fastavro's SchemaParseException and friends
             raise ConversionError(f"subject '{subject}': invalid Avro schema: {exc}", context=self._context) from None
         header = bytes([MAGIC]) + schema_id.to_bytes(4, "big")
         self._writers[(topic, schema)] = _Writer(header, parsed, adapt)
@@ -344,9 +344,9 @@ def _auth(options: AvroConverterOptions) -> tuple[str, str] | None:
 
 
 def _ssl_context(options: AvroConverterOptions) -> ssl.SSLContext | None:
-    if not (options.ssl_truststore_location or options.ssl_keystore_location):
-        if options.ssl_endpoint_identification_algorithm:
-            return None
+    no_files = not (options.ssl_truststore_location or options.ssl_keystore_location)
+    if no_files and options.ssl_endpoint_identification_algorithm:
+        return None  # the default context of aiohttp: system CAs, hostname checked
     try:
         context = ssl.create_default_context(cafile=options.ssl_truststore_location or None)
     except (OSError, ssl.SSLError) as exc:

@@ -67,15 +67,15 @@ from streamapp.records import (
 )
 
 __all__ = [
+    "ENUM_PARAMETER",
+    "FIXED_SIZE_PARAMETER",
+    "PRECISION_PARAMETER",
+    "UNION_NAME",
     "AvroSchemaError",
     "ReadMapping",
     "WriteMapping",
     "avro_to_connect",
     "connect_to_avro",
-    "UNION_NAME",
-    "ENUM_PARAMETER",
-    "FIXED_SIZE_PARAMETER",
-    "PRECISION_PARAMETER",
 ]
 
 Adapter = Callable[[Any], Any]
@@ -469,7 +469,7 @@ class _WriteBuilder:
             inner = adapt
             avro = ["null", avro]
             if inner is not None:
-                adapt = lambda value: None if value is None else inner(value)  # noqa: E731
+                adapt = lambda value: None if value is None else inner(value)
         return avro, adapt
 
     def required(self, schema: Schema, *, top: bool = False) -> tuple[Any, Adapter | None]:

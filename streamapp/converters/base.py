@@ -8,7 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from streamapp.records import Schema, SchemaAndValue
 
-__all__ = ["Converter", "PreparingConverter", "NULL", "prepare_to_connect", "prepare_from_connect", "retry_prepare"]
+__all__ = ["NULL", "Converter", "PreparingConverter", "prepare_from_connect", "prepare_to_connect", "retry_prepare"]
 
 NULL = SchemaAndValue(None, None)
 """What converters return for a null message (a tombstone) when they have no schema for it."""

@@ -31,13 +31,13 @@ import aiohttp
 from streamapp.errors import StreamAppError
 
 __all__ = [
+    "SCHEMA_NOT_FOUND",
+    "SUBJECT_NOT_FOUND",
+    "VERSION_NOT_FOUND",
     "RegistryClient",
     "RegistryError",
     "RegistryRequestError",
     "RegistryUnavailableError",
-    "SCHEMA_NOT_FOUND",
-    "SUBJECT_NOT_FOUND",
-    "VERSION_NOT_FOUND",
     "redact_url",
 ]
 
@@ -190,7 +190,7 @@ class RegistryClient:
                 ) as response:
                     text = await response.text()
                     status = response.status
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 failures.append(f"{base}: {_describe(exc)}")
                 continue
             if status >= 500 or status == 429:

@@ -10,14 +10,12 @@ import base64
 import json
 import uuid
 
-import pytest
 import pytest_asyncio
 
 from streamapp.devstack.coap_server import DevCoapServer
 from tests.connectors.conftest import write_connector
 from tests.connectors.test_avro_diffusion_sink import AVRO, EVERYTHING, EVERYTHING_VALUE
 from tests.fixtures.avro import AvroProducer
-from tests.fixtures.coap import libcoap_server
 from tests.fixtures.kafka import create_topic, produce
 from tests.fixtures.net import free_udp_port
 from tests.fixtures.worker import make_worker

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import decimal
-import json
-from pathlib import Path
 
 import pytest_asyncio
 
@@ -22,7 +20,7 @@ from tests.fixtures.worker import make_worker
 
 TIMEOUT = 30
 AVRO = "io.confluent.connect.avro.AvroConverter"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 EVERYTHING = {
     "type": "record",

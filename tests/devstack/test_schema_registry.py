@@ -14,7 +14,10 @@ import pytest
 from schema_registry.client import AsyncSchemaRegistryClient
 
 from streamapp.devstack.schema_registry import SchemaRegistryServer
-from streamapp.devstack.schema_registry.compatibility import compatibility_problems, reader_problems
+from streamapp.devstack.schema_registry.compatibility import (
+    compatibility_problems,
+    reader_problems,
+)
 from tests.fixtures.net import free_tcp_port
 
 CT = "application/vnd.schemaregistry.v1+json"

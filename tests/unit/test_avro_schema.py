@@ -21,7 +21,6 @@ from streamapp.converters.avro_schema import (
 from streamapp.records import (
     BOOLEAN_SCHEMA,
     BYTES_SCHEMA,
-    DATE_NAME,
     DATE_SCHEMA,
     DECIMAL_NAME,
     FLOAT32_SCHEMA,
@@ -43,7 +42,7 @@ from streamapp.records import (
     struct_schema,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def read(avro, value, *, version=None):
@@ -305,7 +304,7 @@ def test_logical_and_struct_schemas_round_trip():
 
 def test_maps_with_non_string_keys_become_arrays_of_entries():
     schema = map_schema(INT32_SCHEMA, STRING_SCHEMA)
-    avro, back, got = write_and_read(schema, {1: "a", 2: "b"})
+    avro, _, got = write_and_read(schema, {1: "a", 2: "b"})
     assert avro["type"] == "array" and avro["items"]["name"] == "MapEntry"
     assert [(e.get("key"), e.get("value")) for e in got] == [(1, "a"), (2, "b")]
 

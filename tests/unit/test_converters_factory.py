@@ -14,7 +14,6 @@ from streamapp.converters import (
     ByteArrayConverter,
     ConversionError,
     Converter,
-    ConverterUnavailableError,
     JsonConverter,
     StringConverter,
     make_converter,

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastavro.schema import expand_schema
 
-__all__ = ["LEVELS", "reader_problems", "compatibility_problems"]
+__all__ = ["LEVELS", "compatibility_problems", "reader_problems"]
 
 LEVELS = ("NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE")
 

@@ -147,8 +147,10 @@ class SchemaRegistryServer:
             number = 0
         if number < 1:
             return None, _error(
-                422, 42202, "The specified version '%s' is not a valid version id. Allowed values are "
-                "between [1, 2^31-1] and the string \"latest\"" % text
+                422,
+                42202,
+                f"The specified version '{text}' is not a valid version id. Allowed values are "
+                'between [1, 2^31-1] and the string "latest"',
             )
         if not versions:
             return None, _subject_not_found(subject)

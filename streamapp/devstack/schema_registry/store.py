@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SchemaStore", "Registered", "canonical"]
+__all__ = ["Registered", "SchemaStore", "canonical"]
 
 
 def canonical(schema: Any) -> str:
