@@ -310,9 +310,15 @@ class _ReadBuilder:
 
             return adapt_plain
 
+        # Avro data has every field, so only optional ones can be None.
+        required = [(i, a) for i, a in adapters if not schema.fields[i].schema.optional]
+        optional = [(i, a) for i, a in adapters if schema.fields[i].schema.optional]
+
         def adapt(value: dict) -> Struct:
             values = list(value.values())
-            for index, field_adapt in adapters:
+            for index, field_adapt in required:
+                values[index] = field_adapt(values[index])
+            for index, field_adapt in optional:
                 item = values[index]
                 if item is not None:
                     values[index] = field_adapt(item)
