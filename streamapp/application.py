@@ -13,6 +13,7 @@ import sys
 import faust
 from pydantic import ValidationError
 
+from . import faust_workarounds
 from .ops import install_ops
 from .runtime import install_connectors
 from .settings import WorkerSettings, load_settings
@@ -52,6 +53,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
         autodiscover=False,
     )
 
+    faust_workarounds.install(app)
     install_ops(app, settings)  # before Faust adds its own routes at worker init
 
     @app.on_worker_init.connect

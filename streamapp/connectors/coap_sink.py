@@ -265,8 +265,6 @@ class CoapSink(SinkConnector):
 
     async def deliver(self, key: Hashable, payload: Any, record: Record) -> None:
         progress = self.progress.topic(record.topic)
-        if self.failure is not None:
-            await _halt()  # the connector stopped (THROW): queued records are neither sent nor acked
         if isinstance(payload, _Unmappable):
             await self._skip(record, "MAPPING", payload.error)
             return
@@ -339,12 +337,6 @@ class CoapSink(SinkConnector):
             "connector %r: %s; skipped%s (connect.coap.error.policy=NOOP)%s",
             self.name, failure.describe(), where, folded,
         )
-
-
-async def _halt() -> None:
-    """Wait until cancelled (the worker stopping). Returning would have the base ack the record,
-    raising would report one more failure per queued record."""
-    await asyncio.Event().wait()
 
 
 def _combine(errors: list[Exception]) -> Exception:

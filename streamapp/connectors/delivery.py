@@ -49,31 +49,45 @@ class OrderedDispatcher(Generic[T]):
 
     async def _run_chain(self, key: Hashable) -> None:
         chain = self._chains[key]
-        while chain:
-            item = chain[0]
-            try:
-                await self._deliver(item)
-            finally:
+        try:
+            while chain:
+                await self._deliver(chain[0])
                 chain.popleft()
-                self.in_flight -= 1
-                self._slots.release()
-                if not self.in_flight:
-                    self._idle.set()
-        del self._chains[key]
+                self._release(1)
+        finally:
+            # Cancelled (abandon): what is left of the chain is dropped, its window slots freed.
+            self._release(len(chain))
+            chain.clear()
+            del self._chains[key]
+
+    def _release(self, count: int) -> None:
+        for _ in range(count):
+            self.in_flight -= 1
+            self._slots.release()
+        if not self.in_flight:
+            self._idle.set()
 
     async def drain(self, timeout: float | None = None) -> bool:
         """Wait until nothing is in flight; False if ``timeout`` passed first."""
+        if self._idle.is_set():
+            return True
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except asyncio.TimeoutError:
             return False
         return True
 
-    async def cancel(self) -> None:
-        """Abandon everything in flight (it stays unacked, so it is redelivered after a restart)."""
-        for task in list(self._tasks):
+    async def abandon(self) -> int:
+        """Cancel every delivery, queued or in flight, and forget it; returns how many there were.
+
+        Nothing abandoned is acked, so it is consumed again from the committed offset.
+        """
+        abandoned = self.in_flight
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return abandoned
 
 
 class PartitionWatermark:

@@ -8,7 +8,9 @@ it to ``errors.deadletterqueue.topic.name`` (original key/value bytes, Connect's
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,7 @@ class RecordFailure:
     offset: int
     stage: str  # "KEY_CONVERTER", "VALUE_CONVERTER", "MAPPING", "DELIVERY" (Connect uses the same stage names)
     exc: BaseException
+    trace: str = ""  # set by detached()
 
     @property
     def where(self) -> str:
@@ -33,6 +36,22 @@ class RecordFailure:
 
     def describe(self) -> str:
         return f"record {self.where} failed at {self.stage}: {type(self.exc).__name__}: {self.exc}"
+
+    def detached(self) -> "RecordFailure":
+        """A copy to keep (a stopped connector's status): the trace as text, no live frames.
+
+        A traceback keeps the frames it passed through alive, with their locals, among them the
+        Faust event of the failed record; Faust's shutdown waits until that event is acked or
+        garbage, so a kept traceback would hang it.
+        """
+        text = "".join(traceback.format_exception(self.exc))
+        exc: BaseException | None = self.exc
+        seen = set()
+        while exc is not None and id(exc) not in seen:
+            seen.add(id(exc))
+            exc.__traceback__ = None
+            exc = exc.__cause__ or exc.__context__
+        return dataclasses.replace(self, trace=text)
 
 
 def error_headers(failure: RecordFailure, connector: str) -> list[tuple[str, bytes]]:

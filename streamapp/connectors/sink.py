@@ -6,6 +6,13 @@ destination confirmed it, or when an explicit error policy handled it (skip / de
 record error under ``errors.tolerance=none`` stops the connector with the record unacked, so the
 committed offset never passes it.
 
+Before a rebalance and on shutdown Faust stops the flow of records and then waits until every
+record it handed out is acked or garbage. Deliveries in flight get ``revoke_grace`` seconds to
+finish; the rest are abandoned unacked and every reference to them dropped, so a destination that
+is down can neither stall a rebalance nor hang a shutdown. Faust seeks back to the committed
+offsets when the flow resumes; the delivered-offset table keeps what was delivered since the last
+commit from being delivered again.
+
 Subclasses say how a record becomes a delivery (``prepare``: ordering key and payload) and how a
 delivery is made (``deliver``), and own their client's lifecycle (``start_client``/``stop_client``).
 """
@@ -21,8 +28,9 @@ from typing import Any, Hashable
 
 from streamapp.config.loader import LoadedConnector
 from streamapp.converters import ConversionError, make_converter
-from streamapp.ops.metrics import observe_delivery
 from streamapp.converters.base import retry_prepare
+from streamapp.faust_workarounds import release_unacked
+from streamapp.ops.metrics import observe_delivery
 from streamapp.records import Record, RecordError
 
 from .delivery import OrderedDispatcher, PartitionWatermark
@@ -56,6 +64,8 @@ class _Pending:
     payload: Any
     record: Record
     received: float
+    mark: PartitionWatermark
+    epoch: int  # SinkConnector._epoch when queued; an older epoch was abandoned
 
 
 class SinkConnector:
@@ -86,9 +96,10 @@ class SinkConnector:
         self.offsets = DeliveredOffsets(app, self.name)
         self.dispatcher: OrderedDispatcher[_Pending] = OrderedDispatcher(self.window, self._deliver)
         self._marks: dict[tuple[str, int], PartitionWatermark] = {}
-        self._dirty: set[tuple[str, int]] = set()
+        self._dirty: dict[tuple[str, int], PartitionWatermark] = {}
         self._flush_scheduled = False
-        self._stopped = asyncio.Event()
+        self._suspended = False  # Faust stopped the flow (rebalance or shutdown): take nothing new
+        self._epoch = 0
         self._last_warning = 0.0
         self.dlq: DeadLetterQueue | None = None
         dlq_name = self.config.errors_deadletterqueue_topic_name
@@ -128,22 +139,57 @@ class SinkConnector:
         app = self.app
         if self.config.topics:
             self.source = app.topic(*self.config.topics, key_serializer="raw", value_serializer="raw")
+            self.reads = frozenset(self.config.topics).__contains__
         else:
-            self.source = app.topic(
-                pattern=re.compile(self.config.topics_regex), key_serializer="raw", value_serializer="raw"
-            )
+            pattern = re.compile(self.config.topics_regex)
+            self.source = app.topic(pattern=pattern, key_serializer="raw", value_serializer="raw")
+            self.reads = lambda topic: pattern.fullmatch(topic) is not None
         app.agent(self.source, name=f"streamapp.connector.{self.name}")(self._agent)
+
+    @property
+    def revoke_grace(self) -> float:
+        """Seconds deliveries in flight may take to finish once Faust stops the flow."""
+        # Bounded by the rebalance timeout: the group waits for this worker to rejoin.
+        return min(self.shutdown_grace, self.settings.broker_rebalance_timeout / 2)
 
     async def _agent(self, stream: Any) -> None:
         await self._start()
+        follower = asyncio.create_task(self._follow_flow(), name=f"{self.name} flow")
+        event = None
         try:
             async for events in stream.noack().noack_take(self.batch_size, within=self.batch_linger):
                 for event in events:
-                    if self.failure is not None:
-                        await self._stopped.wait()  # the connector stopped: leave the rest unacked
-                    await self._handle(event)
+                    if self.failure is None and not self._suspended:
+                        await self._handle(event)
+                    # else: dropped unacked (a stopped connector, or the flow stopped); it is
+                    # consumed again from the committed offset after the restart or rebalance.
+                # No reference may outlive the batch: Faust waits for unacked events to be garbage.
+                events = event = None
         finally:
+            follower.cancel()
             await self._shutdown()
+
+    async def _follow_flow(self) -> None:
+        consumer = self.app.consumer
+        while True:
+            await consumer.suspend_flow.wait()
+            self._suspended = True
+            if not await self.dispatcher.drain(self.revoke_grace):
+                self._epoch += 1  # a queued delivery that gets a window slot now is dropped
+                count = await self.dispatcher.abandon()
+                logger.warning(
+                    "connector %r: %d deliveries unconfirmed %.0fs after the consumer stopped (rebalance or "
+                    "shutdown); abandoned unacked, they are delivered again from the committed offset",
+                    self.name,
+                    count,
+                    self.revoke_grace,
+                )
+            # What this connector will not ack now (abandoned, or it stopped): Faust must not wait for it.
+            release_unacked(self.app, self.reads)
+            self._flush_offsets()
+            self._marks.clear()  # rebuilt from the delivered-offset table for what is read next
+            await consumer.can_resume_flow.wait()
+            self._suspended = False
 
     async def _start(self) -> None:
         self.state = "STARTING"
@@ -155,14 +201,15 @@ class SinkConnector:
     async def _shutdown(self) -> None:
         drained = await self.dispatcher.drain(self.shutdown_grace)
         if not drained:
+            self._epoch += 1
+            count = await self.dispatcher.abandon()
             logger.warning(
-                "connector %r: %d deliveries still unconfirmed after %.0fs; abandoning them unacked "
+                "connector %r: %d deliveries still unconfirmed after %.0fs; abandoned unacked "
                 "(they are delivered again after the restart)",
                 self.name,
-                self.dispatcher.in_flight,
+                count,
                 self.shutdown_grace,
             )
-            await self.dispatcher.cancel()
         self._flush_offsets()
         await self.stop_client()
         for converter in (self.key_converter, self.value_converter):
@@ -180,7 +227,12 @@ class SinkConnector:
         self.counters.records_in += 1
         mark = self._marks.get((topic, partition))
         if mark is None:
-            mark = self._marks[(topic, partition)] = PartitionWatermark(self.offsets.get(topic, partition))
+            delivered = self.offsets.get(topic, partition)
+            mark = self._marks[(topic, partition)] = PartitionWatermark(delivered)
+            logger.info(
+                "connector %r: reading %s/%d from offset %d (delivered up to %d)",
+                self.name, topic, partition, offset, delivered,
+            )
         if offset <= mark.value:
             self.counters.already_delivered += 1
             event.ack()
@@ -217,10 +269,12 @@ class SinkConnector:
             return
         mark.track(offset)
         await self.dispatcher.submit(
-            dest, _Pending(event, topic, partition, offset, dest, payload, record, time.monotonic())
+            dest, _Pending(event, topic, partition, offset, dest, payload, record, time.monotonic(), mark, self._epoch)
         )
 
     async def _deliver(self, item: _Pending) -> None:
+        if item.epoch != self._epoch or self.failure is not None:
+            return  # abandoned, or the connector stopped: left unacked
         delay = self.retry_backoff_initial
         while True:
             try:
@@ -238,7 +292,7 @@ class SinkConnector:
                 failure = RecordFailure(item.topic, item.partition, item.offset, "DELIVERY", exc)
                 if not await self._record_failed(item.event, failure):
                     return  # connector stopped; record stays unacked
-                self._complete(self._marks[(item.topic, item.partition)], item.topic, item.partition, item.offset)
+                self._complete(item.mark, item.topic, item.partition, item.offset)
                 return
         item.event.ack()
         self.counters.delivered += 1
@@ -248,7 +302,7 @@ class SinkConnector:
         latencies.append(elapsed * 1000)
         if len(latencies) > 10000:
             del latencies[:5000]
-        self._complete(self._marks[(item.topic, item.partition)], item.topic, item.partition, item.offset)
+        self._complete(item.mark, item.topic, item.partition, item.offset)
 
     def _waiting(self, exc: BaseException, delay: float) -> None:
         """A converter's registry is unreachable: the record waits, unacked (and so does the partition)."""
@@ -266,7 +320,7 @@ class SinkConnector:
         self.counters.failed += 1
         config = self.config
         if config.errors_tolerance == "none":
-            self.failure = failure
+            self.failure = failure = failure.detached()
             self.state = "FAILED"
             logger.error(
                 "connector %r stopped: %s. The record is not acked: fix the cause and restart the worker, "
@@ -293,7 +347,7 @@ class SinkConnector:
 
     def _complete(self, mark: PartitionWatermark, topic: str, partition: int, offset: int) -> None:
         if mark.complete(offset):
-            self._dirty.add((topic, partition))
+            self._dirty[(topic, partition)] = mark
             if not self._flush_scheduled:
                 # Coalesce: one table write per partition per interval. Each write is a changelog
                 # record produced and consumed back by every worker (a GlobalTable); per-record writes
@@ -304,10 +358,10 @@ class SinkConnector:
 
     def _flush_offsets(self) -> None:
         self._flush_scheduled = False
-        dirty, self._dirty = self._dirty, set()
-        for topic, partition in dirty:
+        dirty, self._dirty = self._dirty, {}
+        for (topic, partition), mark in dirty.items():
             try:
-                self.offsets.set(topic, partition, self._marks[(topic, partition)].value)
+                self.offsets.set(topic, partition, mark.value)
             except Exception as exc:  # the table is an optimisation: never fail a delivery for it
                 logger.warning(
                     "connector %r: cannot record delivered offset of %s/%d: %s", self.name, topic, partition, exc

@@ -37,7 +37,6 @@ import os
 import re
 import signal
 import time
-import traceback
 from typing import TYPE_CHECKING, Any
 
 from streamapp.runtime import connector_instances, loaded_connectors
@@ -328,9 +327,7 @@ def _session(connection: Any) -> dict[str, Any] | None:
 
 
 def _trace(failure: Any) -> str:
-    exc = failure.exc
-    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    return failure.describe() + "\n" + "".join(lines)
+    return failure.describe() + "\n" + failure.trace
 
 
 def _tps(tps: set[Any]) -> str:

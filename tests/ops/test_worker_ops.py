@@ -345,11 +345,6 @@ async def test_failed_connector_shows_its_trace_is_unready_and_restart_restarts_
     await stack.worker.wait_for("restart requested for its FAILED task", timeout=10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs issue 8 item 2 (graceful shutdown): a stop with an unacked failed record waits for it forever "
-    "(Faust's wait_empty), so the worker asked to restart does not exit",
-)
 async def test_restart_of_a_failed_connector_stops_its_worker_cleanly(stack):
     # Follows the test above: its restart request made the worker running the FAILED task stop,
     # so that its supervisor (Kubernetes) starts it again from the unacked record.

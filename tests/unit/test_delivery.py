@@ -55,14 +55,29 @@ async def test_window_bounds_in_flight():
     assert await dispatcher.drain(1) and started == 4 and dispatcher.in_flight == 0
 
 
-async def test_drain_times_out_and_cancel_abandons():
+async def test_drain_times_out_and_abandon_frees_the_window_for_new_deliveries():
+    delivered = []
+
     async def deliver(item):
-        await asyncio.sleep(10)
+        if item < 10:
+            await asyncio.sleep(10)  # a destination that does not answer
+        delivered.append(item)
 
     dispatcher = OrderedDispatcher(2, deliver)
     await dispatcher.submit("a", 1)
+    await dispatcher.submit("a", 2)  # queued behind 1; the window (2) is now full
+    blocked = asyncio.create_task(dispatcher.submit("b", 3))
+    await asyncio.sleep(0.01)
+    assert not blocked.done()
     assert await dispatcher.drain(0.05) is False
-    await dispatcher.cancel()
+    assert await dispatcher.abandon() == 2
+    await blocked  # a slot was freed
+    await dispatcher.abandon()
+    assert dispatcher.in_flight == 0 and await dispatcher.drain(0)
+    await dispatcher.submit("a", 10)  # the abandoned chain of "a" left nothing behind
+    await dispatcher.submit("a", 11)
+    assert await dispatcher.drain(1)
+    assert delivered == [10, 11]
 
 
 def test_window_must_be_positive():
