@@ -98,8 +98,8 @@ class SinkConnector:
         self._marks: dict[tuple[str, int], PartitionWatermark] = {}
         self._dirty: dict[tuple[str, int], PartitionWatermark] = {}
         self._flush_scheduled = False
-        self._suspended = False  # Faust stopped the flow (rebalance or shutdown): take nothing new
         self._epoch = 0
+        self._stopping: asyncio.Future[None] | None = None
         self._last_warning = 0.0
         self.dlq: DeadLetterQueue | None = None
         dlq_name = self.config.errors_deadletterqueue_topic_name
@@ -146,6 +146,11 @@ class SinkConnector:
             self.reads = lambda topic: pattern.fullmatch(topic) is not None
         app.agent(self.source, name=f"streamapp.connector.{self.name}")(self._agent)
 
+        @app.on_before_shutdown.connect
+        async def _before_shutdown(sender: Any, **_: Any) -> None:
+            if self.state != "UNASSIGNED":  # started
+                await self._shutdown()
+
     @property
     def revoke_grace(self) -> float:
         """Seconds deliveries in flight may take to finish once Faust stops the flow."""
@@ -155,11 +160,14 @@ class SinkConnector:
     async def _agent(self, stream: Any) -> None:
         await self._start()
         follower = asyncio.create_task(self._follow_flow(), name=f"{self.name} flow")
+        consumer = self.app.consumer
         event = None
         try:
             async for events in stream.noack().noack_take(self.batch_size, within=self.batch_linger):
                 for event in events:
-                    if self.failure is None and not self._suspended:
+                    # Faust's own flag, not a copy: what arrives while the flow is stopped, Faust
+                    # reads again after the seek that precedes resuming it.
+                    if self.failure is None and consumer.flow_active:
                         await self._handle(event)
                     # else: dropped unacked (a stopped connector, or the flow stopped); it is
                     # consumed again from the committed offset after the restart or rebalance.
@@ -173,7 +181,6 @@ class SinkConnector:
         consumer = self.app.consumer
         while True:
             await consumer.suspend_flow.wait()
-            self._suspended = True
             if not await self.dispatcher.drain(self.revoke_grace):
                 self._epoch += 1  # a queued delivery that gets a window slot now is dropped
                 count = await self.dispatcher.abandon()
@@ -189,7 +196,6 @@ class SinkConnector:
             self._flush_offsets()
             self._marks.clear()  # rebuilt from the delivered-offset table for what is read next
             await consumer.can_resume_flow.wait()
-            self._suspended = False
 
     async def _start(self) -> None:
         self.state = "STARTING"
@@ -199,6 +205,14 @@ class SinkConnector:
         self.state = "RUNNING"
 
     async def _shutdown(self) -> None:
+        """Stop once, from whichever asks first: Faust's ``on_before_shutdown`` (which Faust awaits,
+        after it stopped the consumer and before it flushes the producer and stops the agents) or
+        the agent ending. Awaited by both; the agent may be cancelled meanwhile, the stop goes on."""
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._stop_once())
+        await asyncio.shield(self._stopping)
+
+    async def _stop_once(self) -> None:
         drained = await self.dispatcher.drain(self.shutdown_grace)
         if not drained:
             self._epoch += 1
