@@ -17,7 +17,9 @@ from tests.connectors.test_diffusion_source import (
     headers_of,
     source_config,
 )
+from streamapp.connectors.diffusion_source import FINGERPRINT_TABLE
 from tests.fixtures.diffusion import diffusion_session
+from tests.fixtures.kafka import ConsumeTimeout, consume
 from tests.fixtures.worker import make_worker
 
 TIMEOUT = 60
@@ -39,6 +41,28 @@ async def wait_for_leader(workers, count: int = 1, timeout: float = TIMEOUT):
     raise AssertionError(
         "no worker subscribed: " + "\n".join(w.output[-2000:] for w in workers)
     )
+
+
+async def wait_for_fingerprints(bootstrap, changelog, paths, sequences, timeout: float = TIMEOUT):
+    """Until the changelog's latest value per path names the expected sequence (1 by default)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    latest: dict[str, int] = {}
+    while True:
+        try:
+            records = await consume(bootstrap, changelog, 10_000, timeout=2)
+        except ConsumeTimeout as partial:
+            records = partial.records
+        latest = {}
+        for record in records:
+            key, value = json.loads(record.key), json.loads(record.value)
+            path = next((p for p in paths if p in str(key)), None)
+            if path is not None:
+                latest[path] = int(str(value).split()[0])
+        if all(latest.get(p) == sequences.get(p, 1) for p in paths):
+            return
+        if loop.time() > deadline:
+            raise AssertionError(f"fingerprints in {changelog}: {latest}")
 
 
 def summary(records) -> collections.Counter:
@@ -87,7 +111,11 @@ async def test_two_workers_then_leader_sigkill_and_restart_emit_no_duplicates(
                 "only the leader subscribes"
             )
 
-            await asyncio.sleep(0.5)  # the fingerprints reach the table's changelog
+            # The leader records what it produced in the fingerprint table; kill it only once that
+            # reached the table's changelog (a kill before is a crash the table cannot cover).
+            await wait_for_fingerprints(
+                kafka_bootstrap, f"{group}-{FINGERPRINT_TABLE}-changelog", paths, {paths[0]: 2}
+            )
             await leader.stop(signal.SIGKILL)
             # Restart the killed worker at once (same group); it and the survivor compete for leadership.
             restarted = make_worker(

@@ -14,6 +14,8 @@ import re
 import signal
 import time
 
+import aiohttp
+
 from tests.connectors.conftest import diffusion_sink_config, write_connector
 from tests.fixtures.diffusion import Collector, diffusion_session, started_emulator
 from tests.fixtures.kafka import create_topic, produce
@@ -35,6 +37,24 @@ async def wait_until(check, timeout: float, explain=lambda: "") -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out; {explain()}")
+        await asyncio.sleep(0.2)
+
+
+async def records_in(worker) -> float:
+    """The connector's records-in counter from the worker's Prometheus /metrics."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{worker.web_port}/metrics") as response:
+            text = await response.text()
+    match = re.search(r"^streamapp_connector_records_in_total\{[^}]*\} (\S+)$", text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+async def wait_until_async(check, timeout: float, explain=lambda: "") -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
         if loop.time() > deadline:
             raise AssertionError(f"timed out; {explain()}")
         await asyncio.sleep(0.2)
@@ -111,7 +131,11 @@ async def test_sigterm_with_diffusion_down_exits_in_bounded_time_and_a_restart_d
             emulator.refuse_connections(600)
             await emulator.drop_all_sessions()
             await produce(kafka_bootstrap, topic, records(200, start=100))
-            await worker.wait_for(r"retrying in", timeout=30)
+            # SIGTERM once records are really waiting for Diffusion: the worker took them in.
+            async def taken_in() -> bool:
+                return await records_in(worker) >= 150
+
+            await wait_until_async(taken_in, 30, lambda: worker.output[-2000:])
         finally:
             started = time.monotonic()
             code = await worker.stop(signal.SIGTERM, timeout=40)
