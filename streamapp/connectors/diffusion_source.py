@@ -37,6 +37,7 @@ from streamapp.converters.base import retry_prepare
 from streamapp.diffusion.connection import DiffusionConnection
 from streamapp.diffusion.subscriber import ConflatingQueue, DiffusionSubscriber, Update
 from streamapp.records import STRING_SCHEMA
+from streamapp.shared_tables import shared_table
 
 from .kafka_topic_names import KafkaTopicPattern, TopicNameError
 from .source_schema import infer
@@ -51,23 +52,14 @@ HEADER_TYPE = "diffusion.topic.type"
 HEADER_SEQUENCE = "diffusion.sequence"
 _TOMBSTONE_FP = "tombstone"
 
-_tables: dict[int, Any] = {}
-
-
 def fingerprint_table(app: Any) -> Any:
     """Per connector and Diffusion path: "<sequence> <fingerprint>" of the last produced record."""
-    table = _tables.get(id(app))
-    if table is None:
-        table = app.GlobalTable(
-            FINGERPRINT_TABLE,
-            key_type=str,
-            value_type=str,
-            partitions=1,
-            use_partitioner=True,
-            help="Last produced value fingerprint and sequence number per source connector and Diffusion path.",
-        )
-        _tables[id(app)] = table
-    return table
+    return shared_table(
+        app,
+        FINGERPRINT_TABLE,
+        value_type=str,
+        help="Last produced value fingerprint and sequence number per source connector and Diffusion path.",
+    )
 
 
 @dataclass

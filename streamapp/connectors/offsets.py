@@ -2,8 +2,7 @@
 
 A Faust GlobalTable, so every worker holds all of it: after a restart or a rebalance the worker
 that gets a partition skips what was already delivered, and any worker can report progress and
-lag for the whole cluster. Writes use the producer's partitioner (one changelog partition), so a
-sink may write it from delivery callbacks, outside any stream event.
+lag for the whole cluster (see :mod:`streamapp.shared_tables`).
 """
 
 from __future__ import annotations
@@ -11,27 +10,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from streamapp.shared_tables import shared_table
+
 __all__ = ["DeliveredOffsets", "delivered_table", "TABLE_NAME"]
 
 TABLE_NAME = "streamapp-delivered-offsets"
 
-_tables: dict[int, Any] = {}
-
-
 def delivered_table(app: Any) -> Any:
-    """The app's delivered-offset table (created on first use, before the worker starts)."""
-    table = _tables.get(id(app))
-    if table is None:
-        table = app.GlobalTable(
-            TABLE_NAME,
-            key_type=str,
-            value_type=int,
-            partitions=1,
-            use_partitioner=True,
-            help="Last offset confirmed delivered per connector and topic-partition.",
-        )
-        _tables[id(app)] = table
-    return table
+    """The app's delivered-offset table."""
+    return shared_table(
+        app, TABLE_NAME, value_type=int, help="Last offset confirmed delivered per connector and topic-partition."
+    )
 
 
 class DeliveredOffsets:

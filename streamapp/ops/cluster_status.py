@@ -40,6 +40,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from streamapp.runtime import connector_instances, loaded_connectors
+from streamapp.shared_tables import shared_table
 
 if TYPE_CHECKING:
     import faust
@@ -64,20 +65,16 @@ class ClusterStatus:
     def __init__(self, app: "faust.App", interval: float) -> None:
         self.app = app
         self.interval = interval
-        self.status = app.GlobalTable(
+        self.status = shared_table(
+            app,
             STATUS_TABLE,
-            key_type=str,
             value_type=str,
-            partitions=1,
-            use_partitioner=True,
             help="Per worker: its connectors' state, assignment, delivered offsets, lag and counters (JSON).",
         )
-        self.control = app.GlobalTable(
+        self.control = shared_table(
+            app,
             CONTROL_TABLE,
-            key_type=str,
             value_type=str,
-            partitions=1,
-            use_partitioner=True,
             help="Per connector: paused or not, and restart requests (JSON), followed by every worker.",
         )
         self._previous: dict[str, tuple[float, dict[str, int]]] = {}
