@@ -8,7 +8,18 @@ cd "$(dirname "$0")/.."
 #   libcoap3-bin                     Debian's libcoap coap-server-*/coap-client-* (independent CoAP peer)
 #   autoconf automake libtool pkg-config   DTLSSocket's build (aiocoap's tinydtls transport)
 #   iproute2                         network namespaces for the delayed-link benchmarks
+#   default-jdk-headless maven       Apache Kafka brokers for the dev stack, tests and benchmarks (Java 17+,
+#                                    jars resolved from Maven Central), only when no Java 17+ / mvn is there
 APT_PACKAGES=(libcoap3-bin autoconf automake libtool pkg-config iproute2)
+java_major() {
+    local java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+    command -v "$java" >/dev/null || { echo 0; return; }
+    "$java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p'
+}
+if [ "$(java_major)" -lt 17 ] 2>/dev/null || [ -z "$(java_major)" ]; then
+    APT_PACKAGES+=(default-jdk-headless)
+fi
+command -v mvn >/dev/null || APT_PACKAGES+=(maven)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -42,4 +53,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
+
+# Apache Kafka for the dev stack, the tests (newest 4.x, and 3.9 for the compatibility set) and the
+# benchmarks: jars from Maven Central, cached in ~/.cache/streamapp (a second run downloads nothing).
+for version in $(.venv/bin/python -c 'from streamapp.devstack.kafka_jars import DEFAULT_KAFKA_VERSION as d, COMPAT_KAFKA_VERSION as c; print(d, c)'); do
+    .venv/bin/streamapp kafka-broker --download-only --kafka-version "$version"
+done
 echo "setup: ready (.venv/bin/streamapp, .venv/bin/pytest)"

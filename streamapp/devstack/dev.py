@@ -1,6 +1,7 @@
 """``streamapp dev``: the whole system on loopback, for a newcomer's first minute.
 
-Starts, in order, the Tansu broker, the Diffusion emulator, the CoAP server, the Schema Registry
+Starts, in order, a Kafka broker (Apache Kafka; Tansu where there is no Java), the Diffusion
+emulator, the CoAP server, the Schema Registry
 (for connectors with ``io.confluent.connect.avro.AvroConverter``) and one worker running the
 sample connectors; waits until each is ready; prints where each listens; optionally feeds
 sample data and reports where it arrives; stops everything (worker first, so it commits) on
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .broker import TansuBroker
+from .apache_kafka import JavaMissing, java_binary
+from .broker import BrokerProcess, make_broker
 from .coap_server import DevCoapServer
 from .demo import DEMO_TOPICS, DemoFeed
 from .diffusion_emulator import DiffusionEmulator
@@ -35,6 +37,26 @@ class DevPorts:
     web: int = 6066
     registry: int = 8081
     host: str = "127.0.0.1"
+
+
+def choose_engine(requested: str | None, echo: Callable[[str], object]) -> str:
+    """Apache Kafka unless asked otherwise; Tansu (with a note) where no Java 17+ is installed."""
+    if requested:
+        return requested
+    try:
+        java_binary()
+    except JavaMissing:
+        echo("no Java found: using the Tansu broker (run scripts/setup.sh to get Apache Kafka)")
+        return "tansu"
+    return "kafka"
+
+
+def _worker_env(broker: BrokerProcess) -> dict[str, str]:
+    env = {"STREAMAPP_TOPIC_PARTITIONS": "4"}
+    if broker.engine == "tansu":
+        # Tansu holds a new group's first join for half the rebalance timeout (30 s by default).
+        env |= {"STREAMAPP_BROKER_REBALANCE_TIMEOUT": "4", "STREAMAPP_BROKER_SESSION_TIMEOUT": "10"}
+    return env
 
 
 async def _create_topics(bootstrap: str, names: tuple[str, ...], partitions: int) -> None:
@@ -85,6 +107,7 @@ async def run_dev(
     connectors: str = "settings/connectors/",
     demo: bool = True,
     workdir: str | Path = ".streamapp-dev",
+    broker_engine: str | None = None,
     echo: Callable[[str], object] = print,
     stop: asyncio.Event | None = None,
 ) -> int:
@@ -99,10 +122,10 @@ async def run_dev(
     connectors_path = _point_at_ports(connectors, ports, workdir)
     host = ports.host
     async with contextlib.AsyncExitStack() as stack:
-        broker = TansuBroker(host, ports.broker)
+        broker = make_broker(choose_engine(broker_engine, echo), host, ports.broker, echo=echo)
         await broker.start()
         stack.push_async_callback(broker.stop)
-        echo(f"Kafka broker       {broker.bootstrap}")
+        echo(f"Kafka broker       {broker.bootstrap}  ({broker.description})")
         await _create_topics(broker.bootstrap, DEMO_TOPICS, partitions=4)
 
         emulator = DiffusionEmulator(host, ports.diffusion)
@@ -125,12 +148,7 @@ async def run_dev(
             connectors=connectors_path,
             workdir=workdir,
             web_port=ports.web,
-            # A short rebalance timeout: Tansu holds the first join for half of it (30 s by default).
-            env={
-                "STREAMAPP_TOPIC_PARTITIONS": "4",
-                "STREAMAPP_BROKER_REBALANCE_TIMEOUT": "4",
-                "STREAMAPP_BROKER_SESSION_TIMEOUT": "10",
-            },
+            env=_worker_env(broker),
         )
         await worker.start()
         stack.push_async_callback(worker.stop)

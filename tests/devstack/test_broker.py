@@ -1,4 +1,4 @@
-"""The Tansu broker launcher, and the Kafka fixtures every other test relies on."""
+"""The broker launchers (Apache Kafka and Tansu), and the Kafka fixtures every other test relies on."""
 
 from __future__ import annotations
 
@@ -6,22 +6,21 @@ import asyncio
 import os
 import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streamapp.devstack.broker import (
-    BrokerBinaryMissing,
-    BrokerProcessError,
-    TansuBroker,
-    broker_binary,
-    run_broker,
-)
+from streamapp.devstack.apache_kafka import ApacheKafkaBroker
+from streamapp.devstack.broker import BrokerProcessError, make_broker, run_broker
+from streamapp.devstack.kafka_jars import DEFAULT_KAFKA_VERSION, KafkaJarsMissing, cache_root, kafka_jars
+from streamapp.devstack.tansu import BrokerBinaryMissing, TansuBroker, broker_binary
 from tests.fixtures.kafka import consume, create_topic, produce, topic_partitions
 from tests.fixtures.net import free_tcp_port
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(90)
 
 
 def _alive(pid: int) -> bool:
@@ -39,10 +38,11 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-async def test_broker_starts_answers_metadata_and_stops(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["kafka", "tansu"])
+async def test_broker_starts_answers_metadata_and_stops(tmp_path: Path, engine: str) -> None:
     port = free_tcp_port()
-    log_path = tmp_path / "tansu.log"
-    async with TansuBroker(port=port, log_path=str(log_path)) as broker:
+    log_path = tmp_path / "broker.log"
+    async with make_broker(engine, port=port, log_path=str(log_path)) as broker:
         assert broker.bootstrap == f"127.0.0.1:{port}"
         assert broker.url == f"kafka://127.0.0.1:{port}"
         pid = broker.pid
@@ -50,7 +50,7 @@ async def test_broker_starts_answers_metadata_and_stops(tmp_path: Path) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
         await admin.start()
         try:
-            assert await admin.list_topics() == []  # in-memory storage: every start is empty
+            assert [t for t in await admin.list_topics() if not t.startswith("__")] == []  # every start is empty
             cluster = await admin.describe_cluster()
         finally:
             await admin.close()
@@ -59,7 +59,59 @@ async def test_broker_starts_answers_metadata_and_stops(tmp_path: Path) -> None:
     assert not _alive(pid)
     assert not _port_open(port)
     assert broker.pid is None
-    assert "listening on" in log_path.read_text()
+    if engine == "kafka":
+        assert broker.description == f"Apache Kafka {DEFAULT_KAFKA_VERSION}"
+        assert "Kafka Server started" in log_path.read_text()
+    else:
+        assert "listening on" in log_path.read_text()
+
+
+async def test_apache_kafka_keeps_its_data_directory_across_a_kill_and_restart(tmp_path: Path) -> None:
+    port = free_tcp_port()
+    data = tmp_path / "data"
+    broker = ApacheKafkaBroker(port=port, data_dir=str(data))
+    await broker.start()
+    try:
+        cluster_id = broker.cluster_id
+        await create_topic(broker.bootstrap, "kept", partitions=2)
+        await produce(broker.bootstrap, "kept", [(b"k", b"v")])
+        await broker.kill()
+        assert not _port_open(port)
+    finally:
+        await broker.stop()
+    again = ApacheKafkaBroker(port=port, data_dir=str(data))
+    async with again:
+        assert again.cluster_id == cluster_id  # read from meta.properties, storage not formatted again
+        assert set((await topic_partitions(again.bootstrap, "kept") or {}).keys()) == {0, 1}
+        assert [r.value for r in await consume(again.bootstrap, "kept", 1, timeout=20)] == [b"v"]
+    assert data.is_dir()  # a kept directory outlives the broker
+
+
+def test_cached_jars_need_neither_maven_nor_the_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    cached = kafka_jars(DEFAULT_KAFKA_VERSION)  # setup.sh resolved it
+    monkeypatch.setenv("PATH", str(tmp_path))  # no mvn, no network tools
+    again = kafka_jars(DEFAULT_KAFKA_VERSION)
+    assert again.directory == cached.directory == cache_root() / f"kafka-{DEFAULT_KAFKA_VERSION}"
+    jars = again.classpath.split(os.pathsep)
+    assert any(Path(j).name == f"kafka_2.13-{DEFAULT_KAFKA_VERSION}.jar" for j in jars)
+    assert any(Path(j).name.startswith("log4j-core-") for j in jars)  # the logging backend the pom lacks
+
+
+def test_uncached_jars_without_maven_say_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("STREAMAPP_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(KafkaJarsMissing, match="scripts/setup.sh") as caught:
+        kafka_jars("4.0.0")
+    assert "not cached" in str(caught.value) and "4.0.0" in str(caught.value)
+
+
+def test_cli_download_only_prints_the_cached_directory() -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("streamapp")), "kafka-broker", "--download-only"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"Apache Kafka {DEFAULT_KAFKA_VERSION}: {cache_root() / f'kafka-{DEFAULT_KAFKA_VERSION}'}"
 
 
 async def test_topic_with_three_partitions_round_trips_keys_and_headers(
@@ -122,7 +174,8 @@ async def test_missing_binary_tells_how_to_install(
     assert broker.pid is None
 
 
-async def test_port_taken_fails_fast_with_the_broker_output() -> None:
+@pytest.mark.parametrize("engine", ["kafka", "tansu"])
+async def test_port_taken_fails_fast_with_the_broker_output(engine: str) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
@@ -130,8 +183,8 @@ async def test_port_taken_fails_fast_with_the_broker_output() -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         with pytest.raises(BrokerProcessError, match="exited") as caught:
-            await TansuBroker(port=port).start(timeout=20)
-        assert loop.time() - started < 10  # noticed the exit, did not wait for the timeout
+            await make_broker(engine, port=port).start(timeout=40)
+        assert loop.time() - started < 30  # noticed the exit, did not wait for the timeout
     assert any("in use" in line.lower() for line in caught.value.output_tail)
 
 
@@ -157,7 +210,7 @@ async def test_start_timeout_reports_output_and_kills_a_stubborn_process(
 async def test_run_broker_runs_until_cancelled() -> None:
     port = free_tcp_port()
     ready: asyncio.Future[TansuBroker] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(run_broker("127.0.0.1", port, on_ready=ready.set_result))
+    task = asyncio.create_task(run_broker(TansuBroker(port=port), on_ready=ready.set_result))
     broker = await asyncio.wait_for(ready, 30)
     pid = broker.pid
     assert pid is not None and _port_open(port)
