@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from streamapp.devstack.broker import TansuBroker
+from streamapp.devstack.broker import make_broker
 from tests.fixtures.net import free_tcp_port
 from tests.fixtures.worker import make_worker
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 async def test_worker_starts_with_sample_configs_and_stops_cleanly_on_sigterm(tmp_path):
     # A broker of its own: the samples' topics hold no records here. (With records pending for a
     # destination that is down, Faust's stop waits for them: the graceful-shutdown work of issue 8.)
-    broker = TansuBroker("127.0.0.1", free_tcp_port())
+    broker = make_broker("kafka", "127.0.0.1", free_tcp_port())
     await broker.start()
     try:
         await _sample_worker_run(broker.bootstrap, tmp_path)
