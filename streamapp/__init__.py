@@ -13,6 +13,11 @@ __all__ = ["app", "__version__"]
 
 __version__ = "0.1.0"
 
+# Before anything imports the Diffusion SDK: its import otherwise costs seconds of CPU per process.
+from .diffusion.sdk_internals import speed_up_sdk_import  # noqa: E402
+
+speed_up_sdk_import()
+
 
 def __getattr__(name: str) -> Any:
     if name == "app":
