@@ -7,13 +7,16 @@ before it joins the consumer group, with every error listed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
+from typing import NoReturn
 
 import faust
 from pydantic import ValidationError
 
 from . import faust_workarounds
+from .kafka_preflight import BrokerMisconfigured, check_broker
 from .ops import install_ops
 from .runtime import install_connectors
 from .settings import WorkerSettings, load_settings
@@ -35,12 +38,32 @@ def _settings_or_exit() -> WorkerSettings:
         raise SystemExit(2) from None
 
 
+def _exit(line: str) -> NoReturn:
+    print(f"streamapp: {line}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _check_broker_or_exit(settings: WorkerSettings) -> None:
+    """Fail fast, in one line, when the Kafka settings cannot work (see streamapp.kafka_preflight)."""
+    loop = asyncio.new_event_loop()  # Faust's loop is not running yet; leave the default loop alone
+    try:
+        loop.run_until_complete(check_broker(settings))
+    except BrokerMisconfigured as exc:
+        _exit(str(exc))
+    finally:
+        loop.close()
+
+
 def create_app(settings: WorkerSettings) -> faust.App:
     logging.getLogger("diffusion").setLevel(settings.diffusion_sdk_log_level)
+    try:
+        credentials = settings.broker_credentials()
+    except ValueError as exc:
+        _exit(str(exc))
     app = faust.App(
         settings.app_id,
         broker=settings.broker,
-        broker_credentials=settings.broker_credentials(),
+        broker_credentials=credentials,
         store=settings.store,
         datadir=settings.datadir,
         web_bind=settings.web_host,
@@ -49,15 +72,22 @@ def create_app(settings: WorkerSettings) -> faust.App:
         topic_replication_factor=settings.topic_replication_factor,
         broker_session_timeout=settings.broker_session_timeout,
         broker_rebalance_timeout=settings.broker_rebalance_timeout,
+        broker_heartbeat_interval=settings.broker_heartbeat_interval,
         consumer_group_instance_id=settings.group_instance_id,
         autodiscover=False,
     )
 
-    faust_workarounds.install(app)
+    faust_workarounds.install(app, fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms)
     install_ops(app, settings)  # before Faust adds its own routes at worker init
+
+    checked = False
 
     @app.on_worker_init.connect
     def _install(sender: faust.App, **_: object) -> None:
+        nonlocal checked
+        if not checked:  # Faust initialises the worker more than once per command
+            checked = True
+            _check_broker_or_exit(settings)
         install_connectors(sender, settings)
 
     return app

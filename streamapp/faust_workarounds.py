@@ -13,6 +13,13 @@ Faust waits until every record it handed out is acked or garbage, and its stream
 the last record of each stream referenced. A record a sink leaves unacked on purpose (a stopped
 connector, an abandoned delivery) made that wait last forever. Nothing else reads the set it
 waits on: the committed offset still stops below every unacked record.
+
+**The consumer's fetch wait** (:func:`install`). Faust hard-codes ``fetch_max_wait_ms=1500`` for
+its worker consumer. Apache Kafka answers the requests of one connection in order, so every
+metadata, offset and list-offsets request queued behind an idle long-poll fetch waits up to that
+long: table recovery made three such requests in a row, and a worker was ready ~3 s later than it
+had to be. The consumer takes ``STREAMAPP_CONSUMER_FETCH_MAX_WAIT_MS`` instead (Kafka's own
+consumer default, 500 ms, unless set); a fetch still returns as soon as records arrive.
 """
 
 from __future__ import annotations
@@ -23,10 +30,35 @@ from typing import Any
 
 __all__ = ["install", "release_unacked"]
 
+_FETCH_WAIT_ATTR = "_streamapp_fetch_max_wait_ms"
+
 logger = logging.getLogger(__name__)
 
 
-def install(app: Any) -> None:
+def _patch_fetch_max_wait() -> None:
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    original = AIOKafkaConsumerThread._create_worker_consumer
+    if getattr(original, "__streamapp__", False):
+        return
+
+    def _create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = original(self, transport)
+        wait = getattr(self.app, _FETCH_WAIT_ATTR, None)
+        if wait is not None:
+            consumer._fetch_max_wait_ms = wait  # read by AIOKafkaConsumer.start() when it builds its Fetcher
+        return consumer
+
+    _create_worker_consumer.__streamapp__ = True  # type: ignore[attr-defined]
+    _create_worker_consumer.__wrapped__ = original  # type: ignore[attr-defined]
+    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer
+
+
+def install(app: Any, *, fetch_max_wait_ms: int | None = None) -> None:
+    if fetch_max_wait_ms is not None:
+        setattr(app, _FETCH_WAIT_ATTR, fetch_max_wait_ms)
+        _patch_fetch_max_wait()
+
     @app.on_rebalance_complete.connect
     async def _rewind_uncommitted(sender: Any, **_: Any) -> None:
         if sender.conf.consumer_auto_offset_reset != "earliest":

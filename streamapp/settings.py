@@ -54,6 +54,19 @@ class WorkerSettings(BaseSettings):
     broker_rebalance_timeout: float = Field(
         60.0, gt=0, description="Seconds the group waits for every worker to rejoin during a rebalance."
     )
+    broker_heartbeat_interval: float = Field(
+        3.0,
+        gt=0,
+        description="Seconds between heartbeats to the group coordinator; keep it under a third of the session "
+        "timeout (Kafka's heartbeat.interval.ms).",
+    )
+    consumer_fetch_max_wait_ms: int = Field(
+        500,
+        ge=0,
+        le=60000,
+        description="Longest wait of an idle fetch (Kafka's fetch.max.wait.ms). Records end the wait at once; "
+        "other requests to the same broker queue behind it, so long waits slow rebalances and startup.",
+    )
     group_instance_id: str | None = Field(
         None,
         min_length=1,
@@ -94,6 +107,15 @@ class WorkerSettings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _heartbeat_under_session(self) -> "WorkerSettings":
+        if self.broker_heartbeat_interval >= self.broker_session_timeout:
+            raise ValueError(
+                f"STREAMAPP_BROKER_HEARTBEAT_INTERVAL ({self.broker_heartbeat_interval}) must be below "
+                f"STREAMAPP_BROKER_SESSION_TIMEOUT ({self.broker_session_timeout})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _basic_auth_complete(self) -> "WorkerSettings":
         if (self.api_username is None) != (self.api_password is None):
             raise ValueError("set both STREAMAPP_API_USERNAME and STREAMAPP_API_PASSWORD, or neither")
@@ -113,11 +135,21 @@ class WorkerSettings(BaseSettings):
         return [p.strip() for p in self.connectors.split(",") if p.strip()]
 
     def ssl_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.ssl_cafile)
+        """The TLS context for Kafka; ValueError naming the setting and file when one cannot be read."""
+        try:
+            context = ssl.create_default_context(cafile=self.ssl_cafile)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"STREAMAPP_SSL_CAFILE={self.ssl_cafile}: cannot read CA certificates ({_reason(exc)})") from None
         context.check_hostname = self.ssl_check_hostname
         if self.ssl_certfile:
             password = self.ssl_key_password.get_secret_value() if self.ssl_key_password else None
-            context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile, password=password)
+            try:
+                context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile, password=password)
+            except (OSError, ssl.SSLError) as exc:
+                raise ValueError(
+                    f"STREAMAPP_SSL_CERTFILE={self.ssl_certfile} / STREAMAPP_SSL_KEYFILE={self.ssl_keyfile}: cannot load "
+                    f"the client certificate and key ({_reason(exc)}; is STREAMAPP_SSL_KEY_PASSWORD right?)"
+                ) from None
         return context
 
     def broker_credentials(self) -> Any:
@@ -145,6 +177,10 @@ class WorkerSettings(BaseSettings):
             shown = "[hidden]" if isinstance(value, SecretStr) else ("" if value is None else str(value))
             rows.append((f"STREAMAPP_{name.upper()}", shown, info.description or ""))
         return rows
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
 
 
 def load_settings(**overrides: Any) -> WorkerSettings:

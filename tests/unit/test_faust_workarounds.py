@@ -44,3 +44,24 @@ def test_aiokafka_still_skips_committed_offsets_of_zero_when_seeking_to_committe
     # The reason for the rewind of uncommitted partitions; if aiokafka seeks offset 0 too one day,
     # the workaround is harmless but could go.
     assert "offset and offset > 0" in inspect.getsource(AIOKafkaConsumer.seek_to_committed)
+
+
+def test_faust_still_hard_codes_the_fetch_wait_and_aiokafka_reads_it_at_start():
+    # If the first assertion fails, Faust made fetch_max_wait_ms configurable: use its setting instead.
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    faust_own = inspect.unwrap(AIOKafkaConsumerThread._create_worker_consumer)
+    assert "fetch_max_wait_ms=1500" in inspect.getsource(faust_own)
+    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
+
+
+async def test_the_worker_consumer_gets_the_configured_fetch_wait():
+    from streamapp import faust_workarounds
+
+    app = faust.App("workarounds-test-3", broker="kafka://127.0.0.1:9")
+    faust_workarounds.install(app, fetch_max_wait_ms=250)
+    thread = app.consumer._thread
+    consumer = thread._create_worker_consumer(app.transport)
+    assert consumer._fetch_max_wait_ms == 250
+    other = faust.App("workarounds-test-4", broker="kafka://127.0.0.1:9")  # not installed: Faust's own value
+    assert other.consumer._thread._create_worker_consumer(other.transport)._fetch_max_wait_ms == 1500
