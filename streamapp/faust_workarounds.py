@@ -20,6 +20,14 @@ metadata, offset and list-offsets request queued behind an idle long-poll fetch 
 long: table recovery made three such requests in a row, and a worker was ready ~3 s later than it
 had to be. The consumer takes ``STREAMAPP_CONSUMER_FETCH_MAX_WAIT_MS`` instead (Kafka's own
 consumer default, 500 ms, unless set); a fetch still returns as soon as records arrive.
+
+**A static member back with a new web URL** (:func:`install`). With static membership
+(``STREAMAPP_GROUP_INSTANCE_ID``), a worker restarted within the session timeout gets the
+assignment the leader made for its previous run, which names that run's web URL. Faust's
+assignor asserts the URL is its own, so a worker whose host or port changed (a new
+``STREAMAPP_WEB_PORT``, a rescheduled pod) crashed its consumer's coordinator and never became
+ready until the session expired. The assignment itself is still right; the URL only feeds Faust's
+key-to-worker router, which streamapp does not use. The mismatch is logged and accepted.
 """
 
 from __future__ import annotations
@@ -54,7 +62,35 @@ def _patch_fetch_max_wait() -> None:
     AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer
 
 
+def _patch_static_rejoin() -> None:
+    from faust.assignor.partition_assignor import ClientMetadata, PartitionAssignor
+
+    original = PartitionAssignor.on_assignment
+    if getattr(original, "__streamapp__", False):
+        return
+
+    def on_assignment(self: Any, assignment: Any) -> None:
+        try:
+            original(self, assignment)
+        except AssertionError:
+            metadata = ClientMetadata.loads(self._decompress(assignment.user_data))
+            ours = sorted(self._assignment.kafka_protocol_assignment(self._table_manager))
+            if metadata.url == str(self._url) or sorted(assignment.assignment) != ours:
+                raise  # not the URL check: a real inconsistency
+            logger.warning(
+                "assignment made for this static member's previous run at %s, now %s: kept (the partitions are "
+                "the same; only Faust's router used the URL)",
+                metadata.url,
+                self._url,
+            )
+
+    on_assignment.__streamapp__ = True  # type: ignore[attr-defined]
+    on_assignment.__wrapped__ = original  # type: ignore[attr-defined]
+    PartitionAssignor.on_assignment = on_assignment
+
+
 def install(app: Any, *, fetch_max_wait_ms: int | None = None) -> None:
+    _patch_static_rejoin()
     if fetch_max_wait_ms is not None:
         setattr(app, _FETCH_WAIT_ATTR, fetch_max_wait_ms)
         _patch_fetch_max_wait()

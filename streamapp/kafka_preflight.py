@@ -53,7 +53,7 @@ def bootstrap_servers(broker_url: str) -> list[tuple[str, int]]:
     return servers
 
 
-def _describe(settings: "WorkerSettings", host: str, port: int, exc: BaseException) -> str | None:
+def _describe(settings: WorkerSettings, host: str, port: int, exc: BaseException) -> str | None:
     """One line for a definite misconfiguration, None for a broker that merely does not answer."""
     protocol = settings.broker_security_protocol
     where = f"cannot use Kafka at {host}:{port} ({protocol})"
@@ -100,7 +100,7 @@ def _describe(settings: "WorkerSettings", host: str, port: int, exc: BaseExcepti
     return None
 
 
-async def check_broker(settings: "WorkerSettings", *, timeout: float = _TIMEOUT) -> None:
+async def check_broker(settings: WorkerSettings, *, timeout: float = _TIMEOUT) -> None:
     """Connect to each bootstrap server until one accepts; raise :class:`BrokerMisconfigured` if one
     refuses this worker's settings and none accepts. Servers that do not answer are left to Faust."""
     protocol = settings.broker_security_protocol
@@ -123,7 +123,13 @@ async def check_broker(settings: "WorkerSettings", *, timeout: float = _TIMEOUT)
                 ),
                 timeout,
             )  # fmt: skip
-        except (TimeoutError, OSError, KafkaConnectionError, SaslAuthenticationFailed, UnsupportedSaslMechanismError) as exc:
+        except (
+            TimeoutError,
+            OSError,
+            KafkaConnectionError,
+            SaslAuthenticationFailed,
+            UnsupportedSaslMechanismError,
+        ) as exc:
             line = _describe(settings, host, port, exc)
             if line is not None:
                 if settings.sasl_password:  # never, whatever a library put in a message

@@ -162,7 +162,9 @@ def _misconfigurations(kafka: SecureKafka) -> dict[str, tuple[str, dict[str, str
             "STREAMAPP_SSL_CERTFILE / STREAMAPP_SSL_KEYFILE: the broker refused this worker's client certificate",
         ),
         "PLAINTEXT to a TLS listener": (
-            kafka.bootstrap("SSL"), {}, "STREAMAPP_BROKER_SECURITY_PROTOCOL=PLAINTEXT: the broker closed the connection",
+            kafka.bootstrap("SSL"),
+            {},
+            "STREAMAPP_BROKER_SECURITY_PROTOCOL=PLAINTEXT: the broker closed the connection",
         ),
     }  # fmt: skip
 
@@ -178,7 +180,10 @@ async def _run_misconfigured(bootstrap, env, expected, tmp_path, name):
 async def test_misconfigured_security_stops_the_worker_with_one_line_and_no_password(secure_kafka, tmp_path):
     cases = _misconfigurations(secure_kafka)
     results = await asyncio.gather(
-        *(_run_misconfigured(b, env, expected, tmp_path, f"bad{i}") for i, (b, env, expected) in enumerate(cases.values()))
+        *(
+            _run_misconfigured(b, env, expected, tmp_path, f"bad{i}")
+            for i, (b, env, expected) in enumerate(cases.values())
+        )
     )
     for case, (code, lines, output, expected) in zip(cases, results, strict=True):
         assert code == 2, f"{case}: exit {code}\n{output[-3000:]}"
@@ -190,7 +195,9 @@ async def test_misconfigured_security_stops_the_worker_with_one_line_and_no_pass
 
 def test_the_settings_command_hides_the_kafka_passwords(tmp_path):
     env = {
-        **os.environ, "STREAMAPP_ENV_FILE": str(tmp_path / "none.env"), "STREAMAPP_BROKER_SECURITY_PROTOCOL": "SASL_SSL",
+        **os.environ,
+        "STREAMAPP_ENV_FILE": str(tmp_path / "none.env"),
+        "STREAMAPP_BROKER_SECURITY_PROTOCOL": "SASL_SSL",
         "STREAMAPP_SASL_USERNAME": PLAIN_USER[0], "STREAMAPP_SASL_PASSWORD": PLAIN_USER[1],
         "STREAMAPP_SSL_KEY_PASSWORD": SCRAM_USER[1],
     }  # fmt: skip

@@ -210,9 +210,7 @@ class ApacheKafkaBroker(BrokerProcess):
         self._work = work = Path(tempfile.mkdtemp(prefix=f"kafka-{self._version}-"))
         data_dir = self._data_dir or work / "data"
         config = work / "server.properties"
-        config.write_text(
-            "".join(f"{k}={v}\n" for k, v in self.server_properties(data_dir).items()), encoding="utf-8"
-        )
+        config.write_text("".join(f"{k}={v}\n" for k, v in self.server_properties(data_dir).items()), encoding="utf-8")
         base = [java, *_HEAP, *_JVM, *self._logging(jars, work), "-cp", jars.classpath]
         meta = data_dir / "meta.properties"
         if meta.is_file():  # a kept data directory: same cluster, no format
@@ -241,7 +239,8 @@ class ApacheKafkaBroker(BrokerProcess):
                 for password in self.security.scram_users.values():
                     lines = [line.replace(password, "[hidden]") for line in lines]
             raise BrokerProcessError(
-                f"Kafka storage format failed (exit {process.returncode})", returncode=process.returncode,
+                f"Kafka storage format failed (exit {process.returncode})",
+                returncode=process.returncode,
                 output_tail=lines,
             )
 

@@ -164,6 +164,7 @@ async def stack(kafka_bootstrap, libcoap_notls_server, tmp_path_factory):
             assert PSK not in worker.output  # the secret is never logged
 
 
+@pytest.mark.compat
 async def test_seed_quickstart_puts_the_seed_record_as_json(stack):
     await produce(stack["bootstrap"], "coap_topic", [(None, envelope(SEED_SCHEMA, SEED_RECORD))])
     payloads = await stack["server"].wait_for("/unsecure", 1, timeout=TIMEOUT)

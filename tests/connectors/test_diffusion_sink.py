@@ -111,6 +111,7 @@ async def sink_stack(kafka_bootstrap, diffusion_emulator, tmp_path_factory):
         assert code == 0, worker.output[-3000:]
 
 
+@pytest.mark.compat
 async def test_seed_example_price_to_kafka_price(sink_stack):
     bootstrap, collector, _ = sink_stack
     await produce(

@@ -136,6 +136,7 @@ async def source_stack(kafka_bootstrap, diffusion_emulator, tmp_path_factory):
             assert code == 0, worker.output[-3000:]
 
 
+@pytest.mark.compat
 async def test_seed_example_snapshot_and_later_topics(source_stack):
     bootstrap, publisher, *_ = source_stack
     await publisher.topics.add_and_set_topic(

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import collections
 import json
@@ -24,9 +26,6 @@ from tests.fixtures.worker import make_worker
 
 TIMEOUT = 60
 SUBSCRIBED = "subscribed to Diffusion selector"
-
-
-FAST_GROUP = {"STREAMAPP_BROKER_SESSION_TIMEOUT": "6"}
 
 
 async def wait_for_leader(workers, count: int = 1, timeout: float = TIMEOUT):
@@ -71,6 +70,7 @@ def summary(records) -> collections.Counter:
     )
 
 
+@pytest.mark.compat
 async def test_two_workers_then_leader_sigkill_and_restart_emit_no_duplicates(
     kafka_bootstrap, diffusion_emulator, tmp_path, suffix
 ):
@@ -92,7 +92,6 @@ async def test_two_workers_then_leader_sigkill_and_restart_emit_no_duplicates(
                 configs,
                 tmp_path / f"w{i}",
                 app_id=group,
-                env=FAST_GROUP,
             )
             for i in range(2)
         ]
@@ -119,7 +118,7 @@ async def test_two_workers_then_leader_sigkill_and_restart_emit_no_duplicates(
             await leader.stop(signal.SIGKILL)
             # Restart the killed worker at once (same group); it and the survivor compete for leadership.
             restarted = make_worker(
-                kafka_bootstrap, configs, tmp_path / "w2", app_id=group, env=FAST_GROUP
+                kafka_bootstrap, configs, tmp_path / "w2", app_id=group
             )
             workers.append(restarted)
             await restarted.start()

@@ -7,6 +7,8 @@ tests/connectors/test_diffusion_sink_sigkill.py.)
 
 from __future__ import annotations
 
+import pytest
+
 import asyncio
 import collections
 import json
@@ -65,6 +67,7 @@ def partitions_read(worker, topic: str) -> set[int]:
     return {int(p) for p in re.findall(rf"reading {re.escape(topic)}/(\d+) from offset", worker.output)}
 
 
+@pytest.mark.compat
 async def test_two_workers_share_the_partitions_and_one_killed_loses_nothing(
     kafka_bootstrap, diffusion_emulator, tmp_path, suffix
 ):
@@ -73,13 +76,12 @@ async def test_two_workers_share_the_partitions_and_one_killed_loses_nothing(
     configs = tmp_path / "connectors"
     configs.mkdir()
     write_connector(configs, group, diffusion_sink_config(diffusion_emulator.url, topic, root + "/${key}"))
-    env = {"STREAMAPP_BROKER_SESSION_TIMEOUT": "6"}
 
     async with diffusion_session(diffusion_emulator.url) as session:
         collector = await Collector(session).subscribe(f"?{root}/")
         received = lambda: [v for k in range(KEYS) for v in collector.values(f"{root}/k{k}")]  # noqa: E731
-        first = await make_worker(kafka_bootstrap, configs, tmp_path / "w1", app_id=group, env=env).start()
-        second = make_worker(kafka_bootstrap, configs, tmp_path / "w2", app_id=group, env=env)
+        first = await make_worker(kafka_bootstrap, configs, tmp_path / "w1", app_id=group).start()
+        second = make_worker(kafka_bootstrap, configs, tmp_path / "w2", app_id=group)
         try:
             await first.wait_ready()
             await second.start()
@@ -111,6 +113,7 @@ async def test_two_workers_share_the_partitions_and_one_killed_loses_nothing(
     print(f"{sum(counts.values()) - len(counts)} records delivered twice after the kill (at least once)")
 
 
+@pytest.mark.compat
 async def test_sigterm_with_diffusion_down_exits_in_bounded_time_and_a_restart_delivers_everything(
     kafka_bootstrap, tmp_path, suffix
 ):

@@ -248,8 +248,6 @@ async def test_the_image_command_runs_a_worker_that_stops_on_sigterm(image: Imag
         STREAMAPP_WEB_HOST="127.0.0.1",
         STREAMAPP_APP_ID=f"test-image-{uuid.uuid4().hex[:8]}",
         STREAMAPP_TOPIC_PARTITIONS="1",
-        STREAMAPP_BROKER_REBALANCE_TIMEOUT="4",  # Tansu holds a first join for half of it
-        STREAMAPP_BROKER_SESSION_TIMEOUT="10",
         STREAMAPP_STORE=statefulset["STREAMAPP_STORE"]["value"],
         STREAMAPP_GROUP_INSTANCE_ID="streamapp-0",  # what the downward API gives the StatefulSet's first pod
         STREAMAPP_ENV_FILE=str(image.path("/nonexistent/worker.env")),

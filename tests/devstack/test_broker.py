@@ -111,7 +111,10 @@ def test_cli_download_only_prints_the_cached_directory() -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"Apache Kafka {DEFAULT_KAFKA_VERSION}: {cache_root() / f'kafka-{DEFAULT_KAFKA_VERSION}'}"
+    assert (
+        done.stdout.strip()
+        == f"Apache Kafka {DEFAULT_KAFKA_VERSION}: {cache_root() / f'kafka-{DEFAULT_KAFKA_VERSION}'}"
+    )
 
 
 async def test_topic_with_three_partitions_round_trips_keys_and_headers(

@@ -65,3 +65,16 @@ async def test_the_worker_consumer_gets_the_configured_fetch_wait():
     assert consumer._fetch_max_wait_ms == 250
     other = faust.App("workarounds-test-4", broker="kafka://127.0.0.1:9")  # not installed: Faust's own value
     assert other.consumer._thread._create_worker_consumer(other.transport)._fetch_max_wait_ms == 1500
+
+
+def test_faust_still_asserts_its_own_url_after_storing_the_assignment():
+    # The static-rejoin workaround relies on on_assignment storing everything before its asserts
+    # (tests/connectors/test_static_membership.py fails without it). If this fails, re-read Faust.
+    from faust.assignor.partition_assignor import PartitionAssignor
+
+    source = inspect.getsource(inspect.unwrap(PartitionAssignor.on_assignment))
+    assert "assert metadata.url == str(self._url)" in source
+    stored = max(source.index(f"self.{name} =") for name in (
+        "_assignment", "_topic_groups", "_active_tps", "_standby_tps", "changelog_distribution",
+        "external_topic_distribution"))
+    assert stored < source.index("assert a == b") < source.index("assert metadata.url")

@@ -30,6 +30,13 @@ def test_aiokafka_still_connects_one_broker_with_the_settings_the_preflight_pass
     # The preflight calls aiokafka.conn.create_conn (what AIOKafkaClient uses per broker) because the
     # client keeps the cause of a failed bootstrap to its log. If this fails, aiokafka changed it.
     parameters = inspect.signature(create_conn).parameters
-    for name in ("client_id", "request_timeout_ms", "ssl_context", "security_protocol", "sasl_mechanism",
-                 "sasl_plain_username", "sasl_plain_password"):
+    for name in (
+        "client_id",
+        "request_timeout_ms",
+        "ssl_context",
+        "security_protocol",
+        "sasl_mechanism",
+        "sasl_plain_username",
+        "sasl_plain_password",
+    ):
         assert name in parameters, name
