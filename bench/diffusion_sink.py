@@ -33,7 +33,7 @@ from aiokafka import AIOKafkaProducer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 from diffusion.features.topics.streams import ValueStreamHandler  # noqa: E402
 
-from bench._stack import free_port, percentile, service  # noqa: E402
+from bench._stack import free_port, kafka_broker, percentile, service, worker_env  # noqa: E402
 from streamapp.devstack.worker import WorkerProcess  # noqa: E402
 
 KEYS = 100
@@ -125,10 +125,10 @@ async def wait_for(check, timeout: float) -> None:
 
 
 async def main(n: int) -> None:
-    broker_port, diffusion_port = free_port(), free_port()
+    diffusion_port = free_port()
     url = f"ws://127.0.0.1:{diffusion_port}"
-    bootstrap = f"127.0.0.1:{broker_port}"
-    async with service("kafka-broker", port=broker_port), service("diffusion-emulator", port=diffusion_port):
+    async with kafka_broker() as broker, service("diffusion-emulator", port=diffusion_port):
+        bootstrap = broker.bootstrap
         # 1. raw SDK limit
         raw = {}
         for window in (50, 100, 200):
@@ -180,7 +180,7 @@ async def main(n: int) -> None:
                 workdir=Path(tmp),
                 web_port=free_port(),
                 env={
-                    "STREAMAPP_BROKER_REBALANCE_TIMEOUT": "4",
+                    **worker_env(broker),
                     "STREAMAPP_ENV_FILE": os.devnull,
                     "STREAMAPP_TOPIC_PARTITIONS": "1",
                 },

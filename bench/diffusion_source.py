@@ -39,7 +39,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from diffusion.features.topics.streams import ValueStreamHandler
 
-from bench._stack import free_port, percentile, service
+from bench._stack import free_port, kafka_broker, percentile, service, worker_env
 from streamapp.devstack.worker import WorkerProcess
 
 KEYS = 100
@@ -177,13 +177,13 @@ async def wait_for(check, timeout: float) -> None:
 
 
 async def main(n: int) -> None:
-    broker_port, diffusion_port = free_port(), free_port()
+    diffusion_port = free_port()
     url = f"ws://127.0.0.1:{diffusion_port}"
-    bootstrap = f"127.0.0.1:{broker_port}"
     async with (
-        service("kafka-broker", port=broker_port),
+        kafka_broker() as broker,
         service("diffusion-emulator", port=diffusion_port),
     ):
+        bootstrap = broker.bootstrap
         await create_topics(url, ["raw", "src", "lat"])
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
@@ -241,7 +241,7 @@ async def main(n: int) -> None:
                 workdir=Path(tmp),
                 web_port=free_port(),
                 env={
-                    "STREAMAPP_BROKER_REBALANCE_TIMEOUT": "4",
+                    **worker_env(broker),
                     "STREAMAPP_ENV_FILE": os.devnull,
                     "STREAMAPP_TOPIC_PARTITIONS": "1",
                 },
