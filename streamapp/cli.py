@@ -47,7 +47,7 @@ def check_config(paths: tuple[str, ...], as_json: bool) -> None:
 
     Exits 1 if any file has an error.
     """
-    import streamapp.connectors  # noqa: F401  (registers connector types)
+    import streamapp.connector_types  # noqa: F401  (registers connector types)
     from streamapp.config.loader import load_connectors
 
     logging.getLogger("streamapp.config").setLevel(logging.ERROR)  # warnings are printed below instead

@@ -25,6 +25,11 @@ had to be. The consumer takes ``STREAMAPP_CONSUMER_FETCH_MAX_WAIT_MS`` instead (
 consumer default, 500 ms, unless set); a fetch still returns as soon as records arrive.
 Measured with bench/worker_start.py: a worker is ready ~2 s after its start instead of ~5 s.
 
+**The consumer's flow and committed offsets** (:class:`Flow`, :func:`committed_offset`). A sink
+must know when Faust stops the flow of records (before a rebalance, on shutdown) and when it may
+resume, and reports lag against the group's committed offsets; Faust keeps both on its consumer
+without a public accessor.
+
 **A static member back with a new web URL** (:func:`install`). With static membership
 (``STREAMAPP_GROUP_INSTANCE_ID``), a worker restarted within the session timeout gets the
 assignment the leader made for its previous run, which names that run's web URL. Faust's
@@ -41,7 +46,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["install", "release_unacked"]
+__all__ = ["Flow", "committed_offset", "install", "release_unacked"]
 
 _FETCH_WAIT_ATTR = "_streamapp_fetch_max_wait_ms"
 
@@ -130,3 +135,25 @@ def release_unacked(app: Any, owns: Callable[[str], bool]) -> int:
     for message in released:
         unacked.discard(message)
     return len(released)
+
+
+class Flow:
+    """Faust's flow of records to the agents: stopped before a rebalance and on shutdown."""
+
+    def __init__(self, app: Any) -> None:
+        self._consumer = app.consumer
+
+    @property
+    def active(self) -> bool:
+        return self._consumer.flow_active
+
+    async def wait_stopped(self) -> None:
+        await self._consumer.suspend_flow.wait()
+
+    async def wait_resumable(self) -> None:
+        await self._consumer.can_resume_flow.wait()
+
+
+def committed_offset(app: Any, tp: Any) -> int | None:
+    """The offset this worker last committed for ``tp`` (the next to read), None if none yet."""
+    return app.consumer._committed_offset.get(tp)  # a defaultdict: .get does not insert

@@ -17,7 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from streamapp.connectors import registry
+import streamapp.connector_types  # noqa: F401  (every connector type and its config model)
+from streamapp.core import registry
 from streamapp.errors import ConfigError, ConfigErrors
 
 from .converter_options import ConverterOptions, converter_options_model
