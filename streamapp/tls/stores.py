@@ -109,8 +109,12 @@ def read_pem_private_key(path: str, password: str | None) -> PrivateKeyTypes:
         raise StoreError(f"cannot read the private key in '{path}': {exc}") from None
 
 
-def read_keystore(path: str, password: str) -> Keystore:
-    """A PKCS#12 or JKS keystore or truststore (JCEKS is refused with how to convert it)."""
+def read_keystore(path: str, password: str | None) -> Keystore:
+    """A PKCS#12 or JKS keystore or truststore (JCEKS is refused with how to convert it).
+
+    ``password=None``: none is set; a JKS truststore is then read unchecked (see :func:`.jks.read_jks`)
+    and a PKCS#12 file must not be encrypted.
+    """
     data = _read(path)
     if data[:4] == JKS_MAGIC:
         try:
@@ -129,6 +133,8 @@ def read_keystore(path: str, password: str) -> Keystore:
     try:
         loaded = pkcs12.load_pkcs12(data, password.encode() if password else None)
     except ValueError:
+        if not password:
+            raise StoreError(f"keystore '{path}' is encrypted and no password is set", "password") from None
         raise StoreError(f"wrong password for keystore '{path}' (or the file is damaged)", "password") from None
     store = Keystore(path)
     for entry in loaded.additional_certs:
