@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["CONTENT_TYPE_LATEST", "install_metrics", "observe_delivery", "render", "SESSION_STATES"]
 
 # DiffusionConnection.state values, exported one-hot like prometheus_client's Enum.
-SESSION_STATES = ("DISCONNECTED", "CONNECTING", "CONNECTED", "RECONNECTING", "AUTH_FAILED", "CLOSED")
+SESSION_STATES = ("DISCONNECTED", "CONNECTING", "CONNECTED", "RECONNECTING", "AUTH_FAILED", "TLS_FAILED", "CLOSED")
 CONNECTOR_STATES = ("UNASSIGNED", "RUNNING", "PAUSED", "FAILED")
 
 _registries: dict[int, CollectorRegistry] = {}
