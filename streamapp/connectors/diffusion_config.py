@@ -113,7 +113,7 @@ class DiffusionTlsKeys(BaseModel):
                 )
             anchors = _stores(read_pem_certificates, location)
         else:
-            if head.lstrip().startswith(b"-----BEGIN"):
+            if head.lstrip().startswith(b"-----BEGIN CERTIFICATE-----"):
                 raise KeyedError(_TYPE, f"'{location}' is a PEM file, not a {kind} truststore: set {_TYPE}=PEM")
             store = _stores(read_keystore, location, password or None)
             anchors = _stores(store.trusted, [])
