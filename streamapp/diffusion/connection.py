@@ -24,11 +24,13 @@ import diffusion
 
 from streamapp.errors import StreamAppError
 
+from .sdk_internals import hide_sdk_credentials
 from .tls import TlsSettings, tls_failure
 
 __all__ = ["DiffusionConnection", "DiffusionAuthError", "DiffusionTlsError", "is_open"]
 
 logger = logging.getLogger(__name__)
+hide_sdk_credentials()  # the SDK logs the password header at DEBUG
 
 
 class DiffusionAuthError(StreamAppError):

@@ -7,18 +7,25 @@ indent a debug message that it then drops unless ``DEBUG_RESOLVER`` is set. Ever
 and every CLI command that touches Diffusion paid it. The hook below replaces that function,
 right after its module is executed, by one that does the same when ``DEBUG_RESOLVER`` is set and
 nothing otherwise; nothing else in the SDK changes.
+
+**Credentials in debug logs** (:func:`hide_sdk_credentials`). At DEBUG the SDK logs the headers of
+its WebSocket upgrade request ("Connecting."), the ``password`` header included: base64 of the
+password, as good as the password itself. ``STREAMAPP_DIFFUSION_SDK_LOG_LEVEL=DEBUG`` would put
+it in the worker log. A filter on the two loggers that log those headers replaces the value.
 """
 
 from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import logging
 import os
+import re
 import sys
 from types import ModuleType
 from typing import Any
 
-__all__ = ["RESOLVER_MODULE", "speed_up_sdk_import"]
+__all__ = ["HEADER_LOGGERS", "RESOLVER_MODULE", "hide_sdk_credentials", "speed_up_sdk_import"]
 
 RESOLVER_MODULE = "diffusion.internal.serialisers.base"
 
@@ -70,3 +77,24 @@ def speed_up_sdk_import() -> None:
         return
     if not any(isinstance(finder, _ResolverFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _ResolverFinder())
+
+
+#: The SDK's loggers that log the connection request's headers (aiohttp and websockets transports).
+HEADER_LOGGERS = ("diffusion.internal.session.connection", "diffusion.internal.session.transports.websockets")
+# structlog renders the event to JSON before the stdlib record is made: the message is that JSON.
+_PASSWORD_HEADER = re.compile(r'("password":\s*")[^"]*(")')
+
+
+class _HideCredentials(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and '"password"' in record.msg:
+            record.msg = _PASSWORD_HEADER.sub(r"\1[hidden]\2", record.msg)
+        return True
+
+
+def hide_sdk_credentials() -> None:
+    """Install the filter (idempotent)."""
+    for name in HEADER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _HideCredentials) for f in logger.filters):
+            logger.addFilter(_HideCredentials())

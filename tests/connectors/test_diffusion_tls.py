@@ -9,6 +9,7 @@ what every refusal here checks: the SDK's own default context would connect to e
 from __future__ import annotations
 
 import base64
+import logging
 
 import diffusion.datatypes as dt
 import pytest
@@ -203,3 +204,22 @@ def test_the_context_verifies_by_default(pki):
     assert context.minimum_version.name == "TLSv1_2"
     relaxed = TlsSettings(check_hostname=False).client_context()
     assert relaxed.verify_mode.name == "CERT_REQUIRED" and not relaxed.check_hostname
+
+
+async def test_sdk_debug_logs_do_not_show_the_password(pki, caplog):
+    """Guard: the SDK logs its upgrade request's headers at DEBUG; the password header is hidden."""
+    caplog.set_level(logging.DEBUG, logger="diffusion")
+    async with started_emulator(
+        principals={"admin": PASSWORD}, tls_cert=pki.path("server.pem"), tls_key=pki.path("server.key")
+    ) as emulator:
+        cfg = tls_config(
+            emulator.url,
+            **{"diffusion.ssl.truststore.location": pki.path("ca.pem"), "diffusion.ssl.truststore.type": "PEM"},
+        )
+        connection, state, _ = await settle(cfg.tls, emulator.url)
+        await connection.stop()
+    assert state == "CONNECTED"
+    connecting = [r for r in caplog.records if r.name.startswith("diffusion.") and "Connecting." in r.getMessage()]
+    assert connecting, "the SDK no longer logs 'Connecting.' with its headers: review sdk_internals.HEADER_LOGGERS"
+    assert all('"password": "[hidden]"' in r.getMessage() for r in connecting)
+    assert_no_password(caplog.text)
