@@ -50,7 +50,8 @@ class Keystore:
         try:
             return self.keys[alias]
         except KeyError:
-            raise StoreError(f"keystore '{self.path}' has no key entry '{alias}' ({_aliases(self.keys)})", "alias") from None
+            message = f"keystore '{self.path}' has no key entry '{alias}' ({_aliases(self.keys)})"
+            raise StoreError(message, "alias") from None
 
     def trusted(self, aliases: list[str]) -> tuple[x509.Certificate, ...]:
         """The certificates of ``aliases``; all of them (key entries' chains included) when ``aliases`` is empty."""
@@ -126,7 +127,8 @@ def read_keystore(path: str, password: str | None) -> Keystore:
         raise StoreError(
             f"'{path}' is a JCEKS keystore; streamapp reads PKCS#12 and JKS: convert it with "
             f"`keytool -importkeystore -srckeystore {path} -srcstoretype jceks "
-            f"-destkeystore {Path(path).with_suffix('.p12')} -deststoretype pkcs12` and point the setting at the .p12 file"
+            f"-destkeystore {Path(path).with_suffix('.p12')} -deststoretype pkcs12` and point the setting at the "
+            ".p12 file"
         )
     if not data[:1] == b"\x30":  # DER SEQUENCE
         raise StoreError(f"'{path}' is not a PKCS#12 or JKS keystore")
