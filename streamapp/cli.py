@@ -129,11 +129,36 @@ def status(
     help="Principal to accept (repeatable); default admin:password and control:password.",
 )
 @click.option("--anonymous/--no-anonymous", default=True, show_default=True, help="Accept anonymous sessions.")
+@click.option(
+    "--tls-cert",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="PEM certificate chain (server certificate first): serve wss:// instead of ws://. Needs --tls-key.",
+)
+@click.option(
+    "--tls-key", default=None, type=click.Path(exists=True, dir_okay=False), help="PEM private key of --tls-cert."
+)
 @click.option("--log-level", default="info", show_default=True)
-def diffusion_emulator(host: str, port: int, principals: tuple[str, ...], anonymous: bool, log_level: str) -> None:
+def diffusion_emulator(
+    host: str,
+    port: int,
+    principals: tuple[str, ...],
+    anonymous: bool,
+    tls_cert: str | None,
+    tls_key: str | None,
+    log_level: str,
+) -> None:
     """Run the Diffusion server emulator that the official SDK connects to."""
     from streamapp.devstack.diffusion_emulator import run_emulator
+    from streamapp.devstack.diffusion_emulator.tls import server_context
 
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together: give both to serve wss://")
+    if tls_cert and tls_key:
+        try:
+            server_context(tls_cert, tls_key)  # checked before anything starts
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--tls-cert/--tls-key") from None
     _logging(log_level)
     accounts = None
     if principals:
@@ -149,6 +174,8 @@ def diffusion_emulator(host: str, port: int, principals: tuple[str, ...], anonym
             port,
             principals=accounts,
             allow_anonymous=anonymous,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
             on_ready=lambda emu: click.echo(f"Diffusion emulator listening on {emu.url}"),
         )
     )

@@ -74,6 +74,7 @@ class DiffusionSink(SinkConnector[SetValue | RemoveTopic]):
             cfg.diffusion_password.get_secret_value(),
             name=self.name,
             backoff_max=cfg.diffusion_reconnect_backoff_max_ms / 1000,
+            tls=cfg.tls,
         )
 
     @property

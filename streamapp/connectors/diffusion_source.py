@@ -168,6 +168,7 @@ class DiffusionSource:
             cfg.diffusion_password.get_secret_value(),
             name=self.name,
             backoff_max=cfg.diffusion_reconnect_backoff_max_ms / 1000,
+            tls=cfg.tls,
         )
         self.subscriber = DiffusionSubscriber(
             connection,

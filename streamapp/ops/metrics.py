@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["CONTENT_TYPE_LATEST", "install_metrics", "render", "SESSION_STATES"]
 
 # DiffusionConnection.state values, exported one-hot like prometheus_client's Enum.
-SESSION_STATES = ("DISCONNECTED", "CONNECTING", "CONNECTED", "RECONNECTING", "AUTH_FAILED", "CLOSED")
+SESSION_STATES = ("DISCONNECTED", "CONNECTING", "CONNECTED", "RECONNECTING", "AUTH_FAILED", "TLS_FAILED", "CLOSED")
 
 
 def install_metrics(worker: Worker, snapshot: Any) -> CollectorRegistry:

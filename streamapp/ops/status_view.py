@@ -108,6 +108,11 @@ def render_status(doc: dict[str, Any]) -> str:
                 )
             if snap.get("queue_depth") is not None and snap.get("task"):
                 details.append(f"  {name}  queue depth {snap['queue_depth']}  on {worker['worker_id']}")
+            session = snap.get("session") or {}
+            if session and not session.get("connected") and session.get("last_error"):
+                details.append(
+                    f"  {name}  Diffusion {session['state']} on {worker['worker_id']}: {session['last_error']}"
+                )
         tasks = status.get("tasks", [])
         task_text = ", ".join(f"{t['id']}:{t['state']}" for t in tasks) or "none"
         rows.append(

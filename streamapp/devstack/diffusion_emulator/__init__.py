@@ -17,6 +17,7 @@ Modules:
 * ``session``   per-session state and ordered outbound queue
 * ``services``  request handlers and topic fan-out
 * ``server``    the aiohttp server, fault hooks, ``DiffusionEmulator`` and ``run_emulator``
+* ``tls``       the SSL context of the wss:// listener (``tls_cert``/``tls_key``)
 
 Logging goes to the ``streamapp.devstack.diffusion_emulator`` logger: INFO when sessions open
 and close, DEBUG per request.

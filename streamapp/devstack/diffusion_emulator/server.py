@@ -27,6 +27,8 @@ Fault hooks:
 
 Resumption is not supported: a handshake that carries a session token (``c`` header) is answered
 with UNKNOWN_SESSION (117), as a real server answers for a session it no longer knows.
+
+With ``tls_cert`` and ``tls_key`` (PEM files) the emulator serves wss:// instead of ws://.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from .codes import PROTOCOL_VERSION, ConnectionResponseCode, MessageType
 from .security import Authenticator, Principal
 from .services import Services
 from .session import EmulatedSession, SessionInfo
+from .tls import server_context
 from .topics import InvalidValue, TopicTree
 
 __all__ = ["DiffusionEmulator", "run_emulator"]
@@ -84,6 +87,7 @@ class DiffusionEmulator:
         allow_anonymous: whether sessions without a principal are accepted (read-only).
         system_ping_period: seconds between SYSTEM_PING messages to each session; also the
             ping period announced in the handshake.
+        tls_cert, tls_key: PEM certificate chain and private key: serve wss:// (both or neither).
     """
 
     def __init__(
@@ -94,9 +98,14 @@ class DiffusionEmulator:
         principals: dict[str, str] | None = None,
         allow_anonymous: bool = True,
         system_ping_period: float = 30.0,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
     ) -> None:
         if system_ping_period <= 0:
             raise ValueError("system_ping_period must be positive")
+        if bool(tls_cert) != bool(tls_key):
+            raise ValueError("wss:// needs both a TLS certificate and its private key")
+        self._ssl_context = server_context(tls_cert, tls_key) if tls_cert and tls_key else None
         self.host = host
         self.port = port
         self.system_ping_period = system_ping_period
@@ -117,7 +126,7 @@ class DiffusionEmulator:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6 literals need brackets
-        return f"ws://{host}:{self.port}"
+        return f"{'wss' if self._ssl_context else 'ws'}://{host}:{self.port}"
 
     async def start(self) -> None:
         if self._runner is not None:
@@ -129,7 +138,7 @@ class DiffusionEmulator:
         app.router.add_get("/{prefix:.+}/diffusion", self._handle)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
+        site = web.TCPSite(runner, self.host, self.port, ssl_context=self._ssl_context)
         try:
             await site.start()
         except BaseException:
@@ -357,6 +366,8 @@ async def run_emulator(
     principals: dict[str, str] | None = None,
     allow_anonymous: bool = True,
     system_ping_period: float = 30.0,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
     on_ready: Callable[[DiffusionEmulator], Awaitable[Any] | Any] | None = None,
 ) -> None:
     """Serve until cancelled; ``on_ready(emulator)`` (sync or async) runs once it is listening."""
@@ -366,6 +377,8 @@ async def run_emulator(
         principals=principals,
         allow_anonymous=allow_anonymous,
         system_ping_period=system_ping_period,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     ) as emulator:
         if on_ready is not None:
             result = on_ready(emulator)
