@@ -86,7 +86,7 @@ def test_session_properties_header_round_trips_the_sdk_encoding() -> None:
 
 
 def test_connection_response_is_55_bytes_and_parsed_by_the_sdk() -> None:
-    frame = wire.connection_response(0xABC, 7, b"A" * 24, 30_000, 1 << 20)
+    frame = wire.connection_response(0xABC, 7, b"A" * 24, 30_000, 1 << 20, version=25)
     assert len(frame) == 55
     parsed = Protocol.parse_response(frame)
     assert str(parsed.session_id) == "0000000000000abc-0000000000000007"
@@ -103,7 +103,7 @@ def test_connection_response_is_55_bytes_and_parsed_by_the_sdk() -> None:
     ],
 )
 def test_rejection_is_three_bytes_the_sdk_raises_on(code: int, sdk_code: ResponseCode) -> None:
-    frame = wire.connection_rejected(code)
+    frame = wire.connection_rejected(code, version=25)
     assert frame == bytes((0x23, 25, code))
     with pytest.raises(ServerConnectionResponseError) as info:
         Protocol.parse_response(frame)
@@ -196,7 +196,7 @@ def test_properties_compare_booleans_case_insensitively() -> None:
 
 
 def test_last_matching_selection_decides() -> None:
-    session = EmulatedSession(1, 1, Principal("admin"))
+    session = EmulatedSession(1, 1, Principal("admin"), protocol_version=25)
     session.add_selection(True, parse_selector("?a//"))
     session.add_selection(False, parse_selector(">a/b"))
     assert session.selects("a/c")
@@ -208,7 +208,7 @@ def test_last_matching_selection_decides() -> None:
 
 
 def test_unsubscribing_everything_leaves_no_selections() -> None:
-    session = EmulatedSession(1, 1, Principal("admin"))
+    session = EmulatedSession(1, 1, Principal("admin"), protocol_version=25)
     session.add_selection(False, parse_selector("?x//"))
     session.add_selection(True, parse_selector(">a"))
     session.add_selection(False, parse_selector(">a"))
@@ -239,9 +239,11 @@ async def _raw_handshake(url: str, headers: dict[str, str]) -> bytes:
         return msg.data
 
 
-async def test_handshake_with_other_protocol_version_is_a_protocol_error(diffusion_emulator) -> None:
-    data = await _raw_handshake(diffusion_emulator.url, {"v": "24", "username": "admin"})
-    assert data == bytes((0x23, 25, ConnectionResponseCode.CONNECTION_PROTOCOL_ERROR))
+@pytest.mark.parametrize("version", ["24", "30", "", "x"])
+async def test_handshake_with_unspoken_protocol_version_is_a_protocol_error(diffusion_emulator, version) -> None:
+    # Answered with the newest version spoken, which a client reports as a version mismatch.
+    data = await _raw_handshake(diffusion_emulator.url, {"v": version, "username": "admin"})
+    assert data == bytes((0x23, 29, ConnectionResponseCode.CONNECTION_PROTOCOL_ERROR))
 
 
 async def test_handshake_resuming_a_session_gets_unknown_session(diffusion_emulator) -> None:
