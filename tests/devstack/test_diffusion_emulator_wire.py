@@ -7,6 +7,7 @@ encodes, the bytes are right.
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import aiohttp
 import diffusion.datatypes as dt
@@ -17,6 +18,7 @@ from diffusion.internal.session.credentials import Credentials as SdkCredentials
 
 from streamapp.devstack.diffusion_emulator import wire
 from streamapp.devstack.diffusion_emulator.codes import ConnectionResponseCode, ErrorReason
+from streamapp.devstack.diffusion_emulator.handshake import ConnectionRequest, parse_properties
 from streamapp.devstack.diffusion_emulator.security import Authenticator, Principal
 from streamapp.devstack.diffusion_emulator.selectors import parse_selector
 from streamapp.devstack.diffusion_emulator.session import EmulatedSession
@@ -27,7 +29,7 @@ from streamapp.devstack.diffusion_emulator.topics import (
     canonical_path,
     validate_value,
 )
-from tests.fixtures.diffusion import diffusion_session
+from tests.fixtures.diffusion import diffusion_session, wait_until
 
 # --- primitives ----------------------------------------------------------------------------------
 
@@ -295,3 +297,35 @@ async def test_malformed_and_unknown_requests_get_service_errors_and_the_session
         assert (reason, cid) == (ErrorReason.UNSUPPORTED, 2) and "service-200" in message
         await ws.send_bytes(b"\x63")  # unknown message type: ignored
         assert await request(b"\x00\x38\x03") == (6, 3, "")  # USER_PING still answered
+
+
+async def test_handshake_parameters_in_the_query_string_as_the_javascript_client_sends_them(diffusion_emulator) -> None:
+    password = base64.b64encode(b"\x01\x08password").decode()
+    query = f"ty=WB&v=29&ca=8&r=60000&sp=%7B%22a%22%3A%22b%22%7D&username=admin&password={password}"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"{diffusion_emulator.url}/diffusion?{query}") as ws,
+    ):
+        data = (await asyncio.wait_for(ws.receive(), 5)).data
+        assert (len(data), data[:3]) == (55, bytes((0x23, 29, ConnectionResponseCode.OK)))
+        await wait_until(lambda: any(s.client_type == "WB" for s in diffusion_emulator.sessions()))
+        (info,) = [s for s in diffusion_emulator.sessions() if s.client_type == "WB"]
+        assert (info.principal, info.protocol_version, info.properties) == ("admin", 29, {"a": "b"})
+
+
+def test_headers_win_over_the_query_string() -> None:
+    request = ConnectionRequest.from_http({"v": "25", "username": "a"}, {"v": "29", "username": "b", "ty": "WB"})
+    assert (request.version, request.username, request.client_type) == ("25", "a", "WB")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"k":"v","n":1}', {"k": "v", "n": "1"}),
+        ('"k","v"', {"k": "v"}),
+        ("{not json", {}),
+        ("", {}),
+    ],
+)
+def test_session_properties_in_either_clients_format(text: str, expected: dict[str, str]) -> None:
+    assert parse_properties(text) == expected

@@ -107,6 +107,10 @@ class Services:
                 LOG.warning("session %s used unsupported service %s", session.session_id, name)
                 raise ServiceError(ErrorReason.UNSUPPORTED, f"Service {name} is not supported by the emulator")
             body = handler(session, reader)
+            if reader.remaining:
+                # A layout this emulator misreads (another protocol version's, say) must not pass
+                # silently; a real server rejects trailing bytes too.
+                raise wire.ProtocolDecodeError(f"{reader.remaining} unread byte(s) after the request body")
         except ServiceError as exc:
             LOG.debug("session %s %s cid=%d failed: %d %s", session.session_id, name, cid, exc.reason, exc.message)
             session.send(wire.service_error(cid, exc.reason, exc.message))
