@@ -63,6 +63,11 @@ fi
 for version in $(.venv/bin/python -c 'from streamapp.devstack.kafka_jars import DEFAULT_KAFKA_VERSION as d, COMPAT_KAFKA_VERSION as c; print(d, c)'); do
     .venv/bin/streamapp kafka-broker --download-only --kafka-version "$version"
 done
+# The official Diffusion Java client (Maven Central com.diffusiondata.diffusion:diffusion-client, the
+# connector's 6.11 line and the newest) for the emulator's Java client test, cached like the Kafka jars.
+# A version Maven cannot resolve is recorded, and that test skips with the reason; setup goes on.
+.venv/bin/python -m tests.fixtures.diffusion_java || true
+
 # npm packages (package.json, package-lock.json): the official Diffusion JavaScript client, for the
 # emulator's client tests and the dev stack's web view. Installed into node_modules (never committed);
 # skipped when node_modules already matches the lock file, so a second run touches nothing.
