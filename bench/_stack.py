@@ -1,12 +1,19 @@
-"""Shared set-up for benchmarks: broker and Diffusion emulator in their own processes, free ports."""
+"""Shared set-up for benchmarks: broker and Diffusion emulator in their own processes, free ports.
+
+The broker is Apache Kafka (the newest tested 4.x) unless ``STREAMAPP_BENCH_BROKER`` names another
+engine (``tansu``, or ``kafka-3.9.2`` for a version); every benchmark prints it first.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import sys
 from pathlib import Path
+
+from streamapp.devstack.broker import BrokerProcess, make_broker
 
 STREAMAPP = str(Path(sys.executable).with_name("streamapp"))
 
@@ -53,3 +60,24 @@ async def service(*args: str, port: int):
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@contextlib.asynccontextmanager
+async def kafka_broker():
+    """The benchmark's broker (its own process); prints engine and version before anything else."""
+    choice = os.environ.get("STREAMAPP_BENCH_BROKER", "kafka")
+    engine, _, version = choice.partition("-")
+    broker = make_broker(engine, port=free_port(), kafka_version=version or None)
+    await broker.start()
+    print(f"broker: {broker.description} ({broker.bootstrap})", flush=True)
+    try:
+        yield broker
+    finally:
+        await broker.stop()
+
+
+def worker_env(broker: BrokerProcess) -> dict[str, str]:
+    """Group settings for a benchmark worker on this broker."""
+    if broker.engine == "tansu":  # a new group's first join waits half the rebalance timeout there
+        return {"STREAMAPP_BROKER_REBALANCE_TIMEOUT": "4", "STREAMAPP_BROKER_SESSION_TIMEOUT": "10"}
+    return {}

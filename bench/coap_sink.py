@@ -52,7 +52,7 @@ from aiocoap.numbers.codes import Code
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench._stack import free_port, service
+from bench._stack import free_port, kafka_broker, worker_env
 from streamapp.coap.dtls_x509 import X509Client, create_client_context
 from streamapp.devstack.worker import WorkerProcess
 from tests.fixtures.pki import Pki, make_pki, x509_settings
@@ -357,19 +357,19 @@ async def main(n: int, resources: int, delayed_n: int, delayed_resources: int, d
     for server in (SERVER, DTLS_SERVER):
         if not os.access(server, os.X_OK):
             raise SystemExit(f"{server} is missing: apt-get install libcoap3-bin")
-    broker_port, coap_port = free_port(), free_port()
+    coap_port = free_port()
     dtls_port = free_port()  # plain CoAP here, DTLS on the next port
-    bootstrap = f"127.0.0.1:{broker_port}"
     run = uuid.uuid4().hex[:6]
     pki_dir = tempfile.TemporaryDirectory()
     pki = make_pki(Path(pki_dir.name))
     certificates = ("-c", pki.path("server.pem"), "-j", pki.path("server.key"), "-C", pki.path("ca.pem"))
     async with (
-        service("kafka-broker", port=broker_port),
+        kafka_broker() as broker,
         coap_server("127.0.0.1", coap_port) as uri,
         coap_server("127.0.0.1", dtls_port, server=DTLS_SERVER, extra=certificates) as dtls_plain_uri,
         delayed_server() as (delayed_uri, how),
     ):
+        bootstrap = broker.bootstrap
         dtls_uri = f"coaps://127.0.0.1:{dtls_port + 1}"
         # 1. raw aiocoap limit on loopback
         raw = {}
@@ -401,8 +401,7 @@ async def main(n: int, resources: int, delayed_n: int, delayed_resources: int, d
                 workdir=Path(tmp),
                 web_port=free_port(),
                 env={
-                    "STREAMAPP_BROKER_REBALANCE_TIMEOUT": "4",
-                    "STREAMAPP_BROKER_SESSION_TIMEOUT": "10",
+                    **worker_env(broker),
                     "STREAMAPP_ENV_FILE": os.devnull,
                     "STREAMAPP_TOPIC_PARTITIONS": "1",
                     "STREAMAPP_APP_ID": f"bench-coap-{run}",

@@ -13,8 +13,8 @@
    delivers then. The worker is started and has produced the 100 snapshot values
    before the publisher starts, so startup is not in the rate.
 3. Latency: the publisher updates at a steady 500 updates/s, each value carrying its send time;
-   p50/p99 from ``set_topic`` to the record's arrival in Kafka (consumer with fetch_max_wait_ms=50,
-   because the Tansu broker answers a fetch only after the fetch max wait).
+   p50/p99 from ``set_topic`` to the record's arrival in Kafka (consumer with fetch_max_wait_ms=50:
+   the Tansu engine answers a fetch only after the fetch max wait).
 The broker, the emulator, the publisher and the worker each run in their own process.
 """
 
@@ -39,7 +39,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from diffusion.features.topics.streams import ValueStreamHandler
 
-from bench._stack import free_port, percentile, service
+from bench._stack import free_port, kafka_broker, percentile, service, worker_env
 from streamapp.devstack.worker import WorkerProcess
 
 KEYS = 100
@@ -177,13 +177,13 @@ async def wait_for(check, timeout: float) -> None:
 
 
 async def main(n: int) -> None:
-    broker_port, diffusion_port = free_port(), free_port()
+    diffusion_port = free_port()
     url = f"ws://127.0.0.1:{diffusion_port}"
-    bootstrap = f"127.0.0.1:{broker_port}"
     async with (
-        service("kafka-broker", port=broker_port),
+        kafka_broker() as broker,
         service("diffusion-emulator", port=diffusion_port),
     ):
+        bootstrap = broker.bootstrap
         await create_topics(url, ["raw", "src", "lat"])
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
@@ -241,7 +241,7 @@ async def main(n: int) -> None:
                 workdir=Path(tmp),
                 web_port=free_port(),
                 env={
-                    "STREAMAPP_BROKER_REBALANCE_TIMEOUT": "4",
+                    **worker_env(broker),
                     "STREAMAPP_ENV_FILE": os.devnull,
                     "STREAMAPP_TOPIC_PARTITIONS": "1",
                 },

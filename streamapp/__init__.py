@@ -13,10 +13,10 @@ __all__ = ["app", "__version__"]
 
 __version__ = "0.1.0"
 
-# Before anything imports the Diffusion SDK: its import otherwise costs seconds of CPU per process.
-from .diffusion.sdk_internals import speed_up_sdk_import  # noqa: E402
+# Before anything imports the Diffusion SDK: its import cost and a memory leak (see the module).
+from .diffusion import sdk_internals  # noqa: E402
 
-speed_up_sdk_import()
+sdk_internals.install()
 
 
 def __getattr__(name: str) -> Any:

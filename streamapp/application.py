@@ -8,6 +8,7 @@ before it joins the consumer group, with every error listed.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from typing import NoReturn
@@ -79,6 +80,17 @@ def create_app(settings: WorkerSettings) -> faust.App:
 
     faust_workarounds.install(app, fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms)
     install_ops(app, settings)  # before Faust adds its own routes at worker init
+
+    @app.on_rebalance_complete.connect
+    async def _freeze_startup_objects(sender: faust.App, **_: object) -> None:
+        # The modules, Faust, the SDK's serialisers and the connectors' set-up are ~1M objects that
+        # live as long as the worker; every full collection walked them all (60-80 ms pauses every
+        # second or so under load: the Diffusion sink's p99 latency). Once the worker is up, collect
+        # what is garbage and move the rest out of the collector's sight (gc.freeze, meant for this).
+        if not gc.get_freeze_count():
+            gc.collect()
+            gc.freeze()
+            logger.info("%d long-lived objects frozen out of garbage collection", gc.get_freeze_count())
 
     checked = False
 

@@ -72,7 +72,7 @@ class SinkConnector:
     """Base class; one instance per configured sink connector in this worker."""
 
     batch_size = 500
-    batch_linger = 0.02  # s; how long noack_take waits to fill a batch
+    batch_linger = 0.005  # s; how long noack_take waits to fill a batch
     retry_backoff_initial = 0.05
     retry_backoff_max = 5.0
     offset_flush_interval = 0.025  # s between delivered-offset table writes (see _complete)

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from tests.connectors.conftest import diffusion_sink_config, write_connector
-from tests.fixtures.diffusion import Collector, diffusion_session
+from tests.fixtures.diffusion import Collector, diffusion_session, started_emulator
 from tests.fixtures.kafka import consume, create_topic, produce
 from tests.fixtures.worker import make_worker
 
@@ -24,12 +24,18 @@ def envelope(schema: dict, payload) -> bytes:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def sink_stack(kafka_bootstrap, diffusion_emulator, tmp_path_factory):
-    """One worker running several Diffusion sink connectors against the shared emulator."""
+async def sink_stack(kafka_bootstrap, tmp_path_factory):
+    """One worker running several Diffusion sink connectors against an emulator of its own (the seed's
+    fixed paths start empty for each broker engine of the compatibility set)."""
+    async with started_emulator() as emulator:
+        async for stack in _sink_stack(kafka_bootstrap, emulator.url, tmp_path_factory):
+            yield stack
+
+
+async def _sink_stack(kafka_bootstrap, url, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("diffusion-sink")
     configs = workdir / "connectors"
     configs.mkdir()
-    url = diffusion_emulator.url
 
     # The seed's sample, unchanged but for its URL.
     seed = json.loads((ROOT / "settings/connectors/diffusion-sink.json").read_text())

@@ -44,9 +44,7 @@ def headers_of(record) -> dict[str, str]:
     return {k: v.decode() for k, v in record.headers}
 
 
-async def consume_exactly(
-    bootstrap: str, topic: str, count: int, timeout: float = TIMEOUT, quiet: float = 1.5
-):
+async def consume_exactly(bootstrap: str, topic: str, count: int, timeout: float = TIMEOUT, quiet: float = 1.5):
     """``count`` records, and nothing more within ``quiet`` seconds after them."""
     records = await consume(bootstrap, topic, count, timeout)
     with pytest.raises(ConsumeTimeout):
@@ -56,24 +54,19 @@ async def consume_exactly(
 
 
 @pytest_asyncio.fixture(scope="module")
-async def source_stack(kafka_bootstrap, diffusion_emulator, tmp_path_factory):
+async def source_stack(kafka_bootstrap, tmp_path_factory):
+    # Emulators of its own: the seed's fixed paths start empty for each engine of the compatibility set.
     workdir = tmp_path_factory.mktemp("diffusion-source")
     configs = workdir / "connectors"
     configs.mkdir()
-    url = diffusion_emulator.url
-    async with started_emulator() as private, diffusion_session(url) as publisher:
+    async with started_emulator() as main, started_emulator() as private, diffusion_session(main.url) as publisher:
+        url = main.url
         # Topics that exist before the worker starts: their current values are the first snapshot.
-        await publisher.topics.add_and_set_topic(
-            "source/kafka/early", dt.JSON, {"symbol": "EARLY", "px": 1}
-        )
-        await publisher.topics.add_and_set_topic(
-            "source/kafka", dt.JSON, {"not": "matched"}
-        )
+        await publisher.topics.add_and_set_topic("source/kafka/early", dt.JSON, {"symbol": "EARLY", "px": 1})
+        await publisher.topics.add_and_set_topic("source/kafka", dt.JSON, {"not": "matched"})
 
         # The seed's sample, unchanged but for its URL.
-        seed = json.loads(
-            (ROOT / "settings/connectors/diffusion-source.json").read_text()
-        )
+        seed = json.loads((ROOT / "settings/connectors/diffusion-source.json").read_text())
         seed["config"]["diffusion.url"] = url
         (configs / "seed.json").write_text(json.dumps(seed))
         write_connector(
@@ -86,9 +79,7 @@ async def source_stack(kafka_bootstrap, diffusion_emulator, tmp_path_factory):
                 **{"value.converter.schemas.enable": "true"},
             ),
         )
-        write_connector(
-            configs, "names", source_config(url, "?src-names//", "names.${topic}")
-        )
+        write_connector(configs, "names", source_config(url, "?src-names//", "names.${topic}"))
         write_connector(
             configs,
             "order",
@@ -139,12 +130,8 @@ async def source_stack(kafka_bootstrap, diffusion_emulator, tmp_path_factory):
 @pytest.mark.compat
 async def test_seed_example_snapshot_and_later_topics(source_stack):
     bootstrap, publisher, *_ = source_stack
-    await publisher.topics.add_and_set_topic(
-        "source/kafka/ABC", dt.JSON, {"symbol": "ABC", "px": 1.5}
-    )
-    await publisher.topics.set_topic(
-        "source/kafka/ABC", {"symbol": "ABC", "px": 2.25}, specification=dt.JSON
-    )
+    await publisher.topics.add_and_set_topic("source/kafka/ABC", dt.JSON, {"symbol": "ABC", "px": 1.5})
+    await publisher.topics.set_topic("source/kafka/ABC", {"symbol": "ABC", "px": 2.25}, specification=dt.JSON)
     records = await consume_exactly(bootstrap, "diffusion.price", 3)
     by_key: dict[str, list] = {}
     for r in records:
@@ -158,9 +145,7 @@ async def test_seed_example_snapshot_and_later_topics(source_stack):
     assert early == {"schema": None, "payload": {"symbol": "EARLY", "px": 1}}
     abc = [json.loads(r.value)["payload"] for r in by_key["source/kafka/ABC"]]
     assert abc == [{"symbol": "ABC", "px": 1.5}, {"symbol": "ABC", "px": 2.25}]
-    assert [
-        headers_of(r)["diffusion.sequence"] for r in by_key["source/kafka/ABC"]
-    ] == ["1", "2"]
+    assert [headers_of(r)["diffusion.sequence"] for r in by_key["source/kafka/ABC"]] == ["1", "2"]
     assert headers_of(by_key["source/kafka/ABC"][0]) == {
         "diffusion.path": "source/kafka/ABC",
         "diffusion.topic.type": "json",
@@ -220,24 +205,16 @@ TYPE_CASES = [
 async def test_every_data_type_with_inferred_schema(source_stack):
     bootstrap, publisher, *_ = source_stack
     for suffix, data_type, value, _, _ in TYPE_CASES:
-        await publisher.topics.add_and_set_topic(
-            f"src-types/{suffix}", data_type, value
-        )
+        await publisher.topics.add_and_set_topic(f"src-types/{suffix}", data_type, value)
     # CBOR byte strings, big integers and decimal fractions, published as raw CBOR by another client.
     await publisher.topics.add_and_set_topic(
         "src-types/cbor",
         dt.JSON,
         cbor2.dumps({"b": b"\x00\xff", "big": 2**70, "dec": decimal.Decimal("1.25")}),
     )
-    await publisher.topics.add_and_set_topic(
-        "src-types/bytes", dt.JSON, cbor2.dumps(b"\x01\x02")
-    )
-    await publisher.topics.add_and_set_topic(
-        "src-types/bigint", dt.JSON, cbor2.dumps(2**70)
-    )
-    await publisher.topics.set_topic(
-        "src-types/str", None, specification=dt.STRING
-    )  # null
+    await publisher.topics.add_and_set_topic("src-types/bytes", dt.JSON, cbor2.dumps(b"\x01\x02"))
+    await publisher.topics.add_and_set_topic("src-types/bigint", dt.JSON, cbor2.dumps(2**70))
+    await publisher.topics.set_topic("src-types/str", None, specification=dt.STRING)  # null
     records = await consume_exactly(bootstrap, "src_types", len(TYPE_CASES) + 4)
     by_key: dict[str, list] = {}
     for r in records:
@@ -260,13 +237,9 @@ async def test_every_data_type_with_inferred_schema(source_stack):
     }
     bigint = json.loads(by_key["src-types/bigint"][0].value)
     assert bigint["schema"]["name"] == "org.apache.kafka.connect.data.Decimal"
-    assert (
-        int.from_bytes(base64.b64decode(bigint["payload"]), "big", signed=True) == 2**70
-    )
+    assert int.from_bytes(base64.b64decode(bigint["payload"]), "big", signed=True) == 2**70
     null = by_key["src-types/str"]
-    assert (
-        len(null) == 2 and null[1].value is None
-    )  # a null string value: a null Kafka value
+    assert len(null) == 2 and null[1].value is None  # a null string value: a null Kafka value
     assert headers_of(null[1])["diffusion.sequence"] == "2"
 
 
@@ -294,21 +267,15 @@ async def test_order_per_topic_under_load(source_stack):
     bootstrap, publisher, *_ = source_stack
     paths, updates = 10, 60
     for p in range(paths):
-        await publisher.topics.add_and_set_topic(
-            f"src-order/p{p}", dt.JSON, {"p": p, "n": 0}
-        )
+        await publisher.topics.add_and_set_topic(f"src-order/p{p}", dt.JSON, {"p": p, "n": 0})
 
     async def publish(p: int) -> None:
         for n in range(1, updates):
-            await publisher.topics.set_topic(
-                f"src-order/p{p}", {"p": p, "n": n}, specification=dt.JSON
-            )
+            await publisher.topics.set_topic(f"src-order/p{p}", {"p": p, "n": n}, specification=dt.JSON)
 
     await asyncio.gather(*(publish(p) for p in range(paths)))
     records = await consume(bootstrap, "src_order", paths * updates, TIMEOUT)
-    assert (
-        len(await topic_partitions(bootstrap, "src_order")) == 3
-    )  # topic.creation.default.partitions
+    assert len(await topic_partitions(bootstrap, "src_order")) == 3  # topic.creation.default.partitions
     seen: dict[str, list[int]] = {}
     for r in records:
         seen.setdefault(r.key.decode(), []).append(json.loads(r.value)["n"])
@@ -332,14 +299,10 @@ async def test_session_drops_recover_without_duplicates(source_stack):
     for round_ in range(3):
         async with diffusion_session(emulator.url) as publisher:
             for i in range(3):
-                await publisher.topics.add_and_set_topic(
-                    f"src-drop/p{i}", dt.JSON, {"n": round_}
-                )
+                await publisher.topics.add_and_set_topic(f"src-drop/p{i}", dt.JSON, {"n": round_})
                 expected.append((f"src-drop/p{i}", round_))
         await consume(bootstrap, "src_drop", len(expected), TIMEOUT)
-        subscribed = worker.output.count(
-            "subscribed to Diffusion selector '?src-drop//'"
-        )
+        subscribed = worker.output.count("subscribed to Diffusion selector '?src-drop//'")
         assert await emulator.drop_all_sessions() >= 1
         await wait_for_output(
             worker,
@@ -349,9 +312,7 @@ async def test_session_drops_recover_without_duplicates(source_stack):
         )
     records = await consume_exactly(bootstrap, "src_drop", len(expected))
     assert [(r.key.decode(), json.loads(r.value)["n"]) for r in records] == expected
-    assert [headers_of(r)["diffusion.sequence"] for r in records] == [
-        str(n) for n in range(1, 4) for _ in range(3)
-    ]
+    assert [headers_of(r)["diffusion.sequence"] for r in records] == [str(n) for n in range(1, 4) for _ in range(3)]
     assert "reconnected to Diffusion" in worker.output
 
 
