@@ -12,7 +12,9 @@ first, so it commits) on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -165,7 +167,13 @@ async def run_dev(
             if "not implemented yet" in line or "running, from" in line:
                 echo("  " + line.split("] ", 3)[-1].strip())
 
-        view = WebView(host, ports.view, diffusion_url=emulator.url, worker_url=f"http://{host}:{ports.web}")
+        view = WebView(
+            host,
+            ports.view,
+            diffusion_url=emulator.url,
+            worker_url=f"http://{host}:{ports.web}",
+            worker_headers=_worker_auth(),
+        )
         await view.start()
         stack.push_async_callback(view.stop)
         echo(f"Web view           {view.url}  (Diffusion topics live, set a value, connector states)")
@@ -188,6 +196,17 @@ async def run_dev(
             return 1
         echo("stopping: web view, worker, Schema Registry, CoAP server, Diffusion emulator, broker")
     return 0
+
+
+def _worker_auth() -> dict[str, str]:
+    """The worker inherits this environment, so its API may want the token or user set here."""
+    token = os.environ.get("STREAMAPP_API_TOKEN")
+    user, password = os.environ.get("STREAMAPP_API_USERNAME"), os.environ.get("STREAMAPP_API_PASSWORD")
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    if user is not None and password is not None:
+        return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+    return {}
 
 
 async def _cancel(task: asyncio.Task) -> None:
