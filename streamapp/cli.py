@@ -261,6 +261,7 @@ def schema_registry(host: str, port: int, log_level: str) -> None:
 @click.option("--coap-port", default=5683, show_default=True, type=int)
 @click.option("--web-port", default=6066, show_default=True, type=int, help="The worker's web port.")
 @click.option("--registry-port", default=8081, show_default=True, type=int, help="The Schema Registry's port.")
+@click.option("--view-port", default=8090, show_default=True, type=int, help="The web view's port.")
 @click.option("--connectors", default="settings/connectors/", show_default=True, help="Connector configs to run.")
 @click.option("--demo/--no-demo", default=True, show_default=True, help="Feed sample data and show where it arrives.")
 @click.option(
@@ -276,17 +277,23 @@ def dev(
     coap_port: int,
     web_port: int,
     registry_port: int,
+    view_port: int,
     connectors: str,
     demo: bool,
     broker_engine: str | None,
     log_level: str,
 ) -> None:
-    """Start the embedded dev stack: broker, Diffusion emulator, CoAP server, Schema Registry and a worker."""
+    """Start the dev stack: broker, Diffusion emulator, CoAP server, Schema Registry, a worker and the web view."""
     from streamapp.devstack.dev import DevPorts, run_dev
 
     _logging(log_level)
     ports = DevPorts(
-        broker=broker_port, diffusion=diffusion_port, coap=coap_port, web=web_port, registry=registry_port
+        broker=broker_port,
+        diffusion=diffusion_port,
+        coap=coap_port,
+        web=web_port,
+        registry=registry_port,
+        view=view_port,
     )
     try:
         code = asyncio.run(run_dev(ports, connectors=connectors, demo=demo, broker_engine=broker_engine))

@@ -171,7 +171,7 @@ async def test_impostor_is_refused_and_the_reason_shows_everywhere(stack):
 
     _, status = await stack.get("/streamapp/status")
     [me] = status["workers"]
-    session = me["connectors"]["tls-sink-evil"]["diffusion"]
+    session = me["connectors"]["tls-sink-evil"]["session"]
     assert (session["state"], session["connected"]) == ("TLS_FAILED", False)
     assert evil in session["last_error"] and "untrusted issuer" in session["last_error"]
 
