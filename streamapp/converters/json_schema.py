@@ -6,10 +6,14 @@ The JSON form is Connect's (``JsonConverter.asConnectSchema`` / ``asJsonSchema``
      "optional": false, "name": "com.example.Person", "version": 2, "doc": "...",
      "parameters": {"k": "v"}, "default": ...}
 
-Types ``int8 int16 int32 int64 float32 float64 boolean string bytes array map struct``; arrays
-carry ``items``, maps ``keys`` and ``values``, structs ``fields`` (each a schema with a ``field``
-name). Unlike Connect, an explicit ``"default": null`` means "no default" (Connect rejects it on a
-required schema), and every problem names where in the schema it is (``schema.fields[2]``).
+Types ``int8 int16 int32 int64 float double boolean string bytes array map struct``: FLOAT32 and
+FLOAT64 are ``float`` and ``double`` here, although Connect's own type names are ``float32`` and
+``float64`` (``JsonSchema.FLOAT_TYPE_NAME`` / ``DOUBLE_TYPE_NAME``); Connect refuses any other name.
+Arrays carry ``items``, maps ``keys`` and ``values``, structs ``fields`` (each a schema with a
+``field`` name). Unlike Connect, ``float32`` and ``float64`` are read too (streamapp wrote them
+before it followed Connect, so topics hold such records), an explicit ``"default": null`` means
+"no default" (Connect rejects it on a required schema), and every problem names where in the
+schema it is (``schema.fields[2]``).
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from .json_values import JsonValueCodec, json_kind
 
 __all__ = ["schema_from_json", "schema_to_json", "TYPE_NAMES"]
 
-TYPE_NAMES = tuple(t.value for t in Type)
-_BY_NAME = {t.value: t for t in Type}
+# Connect's names in the JSON schema: its type names, except for the two floating-point types.
+_JSON_NAMES = {t: t.value for t in Type} | {Type.FLOAT32: "float", Type.FLOAT64: "double"}
+TYPE_NAMES = tuple(_JSON_NAMES.values())
+_BY_NAME = {name: t for t, name in _JSON_NAMES.items()} | {t.value: t for t in (Type.FLOAT32, Type.FLOAT64)}
 
 
 def schema_from_json(node: Any, codec: JsonValueCodec) -> Schema | None:
@@ -126,7 +132,7 @@ def schema_to_json(schema: Schema | None, codec: JsonValueCodec) -> dict[str, An
     """The JSON form of ``schema``, keys in Connect's order (None for no schema)."""
     if schema is None:
         return None
-    out: dict[str, Any] = {"type": schema.type.value}
+    out: dict[str, Any] = {"type": _JSON_NAMES[schema.type]}
     if schema.type is Type.ARRAY:
         out["items"] = schema_to_json(schema.value_schema, codec)
     elif schema.type is Type.MAP:

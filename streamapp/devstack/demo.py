@@ -31,7 +31,7 @@ _SEED_SCHEMA = {
         {"field": "firstName", "type": "string", "optional": False},
         {"field": "lastName", "type": "string", "optional": False},
         {"field": "age", "type": "int32", "optional": False},
-        {"field": "salary", "type": "float64", "optional": False},
+        {"field": "salary", "type": "double", "optional": False},
     ],
 }
 

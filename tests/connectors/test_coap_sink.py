@@ -33,7 +33,7 @@ SEED_SCHEMA = {
         {"field": "firstName", "type": "string"},
         {"field": "lastName", "type": "string"},
         {"field": "age", "type": "int32"},
-        {"field": "salary", "type": "float64"},
+        {"field": "salary", "type": "double"},
     ],
 }
 # A nested record for projections: every payload kind carries the same data.
@@ -44,7 +44,7 @@ NESTED_SCHEMA = {
         {"field": "id", "type": "int32"},
         {"field": "name", "type": "string"},
         {"field": "reading", "type": "struct", "fields": [
-            {"field": "t", "type": "float64"}, {"field": "unit", "type": "string"}, {"field": "raw", "type": "string"}]},
+            {"field": "t", "type": "double"}, {"field": "unit", "type": "string"}, {"field": "raw", "type": "string"}]},
         {"field": "secret", "type": "string"},
     ],
 }

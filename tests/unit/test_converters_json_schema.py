@@ -27,7 +27,7 @@ from streamapp.records import (
 )
 
 CODEC = JsonValueCodec()
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 SCHEMAS = [
     INT32_SCHEMA,
@@ -94,3 +94,28 @@ def test_struct_default_is_a_struct():
     node = {"type": "struct", "fields": [{"type": "int32", "field": "a"}], "optional": True, "default": {"a": 3}}
     schema = schema_from_json(node, CODEC)
     assert isinstance(schema.default, Struct) and schema.default.get("a") == 3
+
+
+# Connect's JsonSchema type names: its Type names, except "float" and "double".
+JSON_TYPE_NAMES = [
+    (Type.INT8, "int8"),
+    (Type.INT16, "int16"),
+    (Type.INT32, "int32"),
+    (Type.INT64, "int64"),
+    (Type.FLOAT32, "float"),
+    (Type.FLOAT64, "double"),
+    (Type.BOOLEAN, "boolean"),
+    (Type.STRING, "string"),
+    (Type.BYTES, "bytes"),
+]
+
+
+@pytest.mark.parametrize("kind, name", JSON_TYPE_NAMES, ids=[name for _, name in JSON_TYPE_NAMES])
+def test_primitive_types_have_connects_json_names(kind, name):
+    assert schema_to_json(Schema(kind), CODEC) == {"type": name, "optional": False}
+    assert schema_from_json({"type": name}, CODEC) == Schema(kind)
+
+
+@pytest.mark.parametrize("name, kind", [("float32", Type.FLOAT32), ("float64", Type.FLOAT64)])
+def test_the_names_streamapp_wrote_before_are_still_read(name, kind):
+    assert schema_from_json({"type": name, "optional": True}, CODEC) == Schema(kind, optional=True)
