@@ -18,7 +18,10 @@ the Java connector, on purpose:
 * within an array or map, INT32 and INT64 widen to INT64, and integers mixed with floats widen to
   FLOAT64 (Java gave up on ``[1, 10000000000]``);
 * CBOR byte strings are BYTES (the Java connector threw "Unknown CBOR Token");
-* decimal fractions (CBOR tag 4) are a Connect ``Decimal`` with the value's scale;
+* decimal fractions (CBOR tag 4) are a Connect ``Decimal`` with the value's scale; inside a
+  schemaless value they become floats, since only a Decimal schema says how to write a decimal
+  (Connect's JsonConverter refuses a ``BigDecimal`` without one, and so does ours), and a Connect
+  consumer reads every non-integral number of schemaless JSON as a double anyway;
 * a list or map of only nulls, an empty list or map, mixed element types, or maps with non-string
   keys are schemaless (Java threw on the all-null case).
 """
@@ -54,42 +57,43 @@ _MAX_DEPTH = 200
 
 def infer(value: Any) -> tuple[Schema | None, Any]:
     """(schema or None, Connect value) for a decoded Diffusion value."""
-    connect = to_connect_value(value)
+    decimals: list[bool] = []
+    connect = _normalise(value, 0, decimals)
     schema = infer_schema(connect)
-    if schema is not None and schema.type is Type.BYTES and schema.name == DECIMAL_NAME or (
-        schema is not None
-        and schema.type in (Type.ARRAY, Type.MAP)
-        and _has_decimal(schema)
+    if schema is None:
+        if decimals:
+            connect = _decimals_as_floats(connect)
+    elif (
+        schema.type is Type.BYTES
+        and schema.name == DECIMAL_NAME
+        or (schema.type in (Type.ARRAY, Type.MAP) and _has_decimal(schema))
     ):
         connect = _rescale(connect, schema)
     return schema, connect
 
 
-def to_connect_value(value: Any, _depth: int = 0) -> Any:
+def to_connect_value(value: Any) -> Any:
     """Normalise a decoded CBOR tree into Connect's Python value types (no schema needed)."""
+    return _normalise(value, 0, [])
+
+
+def _normalise(value: Any, _depth: int, decimals: list[bool]) -> Any:
+    """:func:`to_connect_value`; ``decimals`` gets an entry when a (finite) Decimal is kept."""
     kind = type(value)
-    if (
-        value is None
-        or kind is str
-        or kind is bool
-        or kind is int
-        or kind is float
-        or kind is bytes
-    ):
+    if value is None or kind is str or kind is bool or kind is int or kind is float or kind is bytes:
         return value
     if _depth > _MAX_DEPTH:
         raise ValueError("the value is nested too deeply")
     if kind is dict or isinstance(value, Mapping):
-        return {_key(k): to_connect_value(v, _depth + 1) for k, v in value.items()}
+        return {_key(k): _normalise(v, _depth + 1, decimals) for k, v in value.items()}
     if kind is list or kind is tuple:
-        return [to_connect_value(v, _depth + 1) for v in value]
+        return [_normalise(v, _depth + 1, decimals) for v in value]
     if isinstance(value, (bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, decimal.Decimal):
         if not value.is_finite():
-            return str(
-                value
-            )  # NaN / Infinity decimals have no Connect form; keep the text
+            return str(value)  # NaN / Infinity decimals have no Connect form; keep the text
+        decimals.append(True)
         return value
     if isinstance(value, bool):
         return bool(value)
@@ -102,13 +106,11 @@ def to_connect_value(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
         return value.isoformat()  # CBOR date/time tags: their RFC 3339 text
     if isinstance(value, (set, frozenset)):
-        return [to_connect_value(v, _depth + 1) for v in value]
+        return [_normalise(v, _depth + 1, decimals) for v in value]
     tag_value = getattr(value, "value", _MISSING)  # cbor2 CBORTag / CBORSimpleValue
     if tag_value is not _MISSING:
-        return to_connect_value(tag_value, _depth + 1)
-    return str(
-        value
-    )  # undefined and other exotic CBOR items: their text, never a crash
+        return _normalise(tag_value, _depth + 1, decimals)
+    return str(value)  # undefined and other exotic CBOR items: their text, never a crash
 
 
 _MISSING = object()
@@ -244,9 +246,7 @@ def _rescale(value: Any, schema: Schema) -> Any:
         return None
     if schema.name == DECIMAL_NAME:
         scale = schema.scale or 0
-        return decimal.Decimal(value).quantize(
-            decimal.Decimal(1).scaleb(-scale), context=_CONTEXT
-        )
+        return decimal.Decimal(value).quantize(decimal.Decimal(1).scaleb(-scale), context=_CONTEXT)
     if schema.type is Type.ARRAY:
         return [_rescale(v, schema.value_schema) for v in value]  # type: ignore[arg-type]
     if schema.type is Type.MAP:
@@ -255,3 +255,13 @@ def _rescale(value: Any, schema: Schema) -> Any:
 
 
 _CONTEXT = decimal.Context(prec=1000)
+
+
+def _decimals_as_floats(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if type(value) is list:
+        return [_decimals_as_floats(v) for v in value]
+    if type(value) is dict:
+        return {k: _decimals_as_floats(v) for k, v in value.items()}
+    return value

@@ -11,17 +11,20 @@ Options (``key.converter.*`` / ``value.converter.*``, validated by
 cache), ``decimal.format`` (BASE64 or NUMERIC, for writing; reading accepts both) and
 ``replace.null.with.default``.
 
-The JSON is read and written with the standard library's C-accelerated ``json``; see
-:mod:`streamapp.converters.json_values` for the value mapping and where it is stricter than
-Connect. Every failure is a :class:`~streamapp.converters.errors.ConversionError` whose message
+The JSON is read and written with the standard library's C-accelerated ``json``, reading as
+Connect's Jackson does (:mod:`streamapp.converters.json_text`: leading zeros accepted, NaN and
+infinities refused); see :mod:`streamapp.converters.json_values` for the value mapping and where
+it is stricter than Connect. NaN and infinities are not written either: Connect would write the
+strings ``"NaN"``/``"Infinity"``, which its own reader turns into 0.0. Every failure is a
+:class:`~streamapp.converters.errors.ConversionError` whose message
 says what was wrong and where (``payload.items[3].age: ...``) and quotes at most a 64-byte
 excerpt of the input.
 """
 
 from __future__ import annotations
 
-import decimal
 import json
+import math
 import re
 from typing import Any
 
@@ -31,11 +34,13 @@ from streamapp.records import DataError, Schema, SchemaAndValue
 from .base import NULL
 from .errors import ConversionError, excerpt
 from .json_schema import schema_from_json, schema_to_json
+from .json_text import loads as _loads
+from .json_text import loads_exact as _loads_exact
+from .json_text import without_leading_zeros
 from .json_values import BoundedCache, JsonValueCodec, NeedExactNumbers, RawNumber, json_kind
 
 __all__ = ["JsonConverter"]
 
-_loads = json.loads
 _RAW_DECODER = json.JSONDecoder()
 _ENVELOPE_START_TEXT = '{"schema":'
 _ENVELOPE_START = _ENVELOPE_START_TEXT.encode()
@@ -68,8 +73,13 @@ class JsonConverter:
         # self-delimiting, so the same prefix means the same schema). Most recent first.
         self._recent: list[tuple[bytes, Schema, Any]] = []
         self._recent_size = min(options.schemas_cache_size, _RECENT_PREFIXES)
+        # allow_nan=False: the C encoder refuses NaN and infinities at no cost to other values.
         encoder = json.JSONEncoder(
-            ensure_ascii=False, separators=(",", ":"), check_circular=False, default=self._encode_default
+            ensure_ascii=False,
+            separators=(",", ":"),
+            check_circular=False,
+            allow_nan=False,
+            default=self._encode_default,
         )
         self._encode = encoder.encode
         codec = self._codec
@@ -102,8 +112,16 @@ class JsonConverter:
         except (ValueError, TypeError, RecursionError) as exc:
             if isinstance(data, memoryview):
                 return self.to_connect(topic, bytes(data))
-            self._parse_failure(data, exc)  # raises, except for empty input without schemas
-            return NULL
+            # Connect reads numbers with leading zeros (007) since Kafka 3.6; Python's json does not.
+            text = without_leading_zeros(data, exc)
+            if text is None:
+                self._parse_failure(data, exc)  # raises, except for empty input without schemas
+                return NULL
+            try:
+                document = _loads(text)
+            except (ValueError, RecursionError) as again:
+                self._parse_failure(text, again)
+            data = text
         if not self.schemas_enable:
             return SchemaAndValue(None, document)
         try:
@@ -111,7 +129,7 @@ class JsonConverter:
                 result = self._from_envelope(document, exact=False)
             except NeedExactNumbers:
                 # A Decimal field holds a non-integral JSON number: read the digits exactly.
-                return self._from_envelope(_loads(data, parse_float=decimal.Decimal), exact=True)
+                return self._from_envelope(_loads_exact(data), exact=True)
         except ConversionError as exc:
             raise exc.in_context(self._context) from None
         except DataError as exc:
@@ -195,21 +213,25 @@ class JsonConverter:
     def from_connect(self, topic: str, schema: Schema | None, value: Any) -> bytes | None:
         if schema is None and value is None:
             return None
+        tree = None
         try:
+            try:
+                tree = self._codec.writer(schema)(value)
+            except DataError as exc:
+                raise (exc.at("payload") if self.schemas_enable else exc) from None
             if self.schemas_enable:
-                try:
-                    payload = self._encode(self._codec.writer(schema)(value))
-                except DataError as exc:
-                    raise exc.at("payload") from None
-                text = f'{{"schema":{self._schema_text(schema)},"payload":{payload}}}'
+                text = f'{{"schema":{self._schema_text(schema)},"payload":{self._encode(tree)}}}'
             else:
-                text = self._encode(self._codec.writer(schema)(value))
+                text = self._encode(tree)
         except ConversionError as exc:
             raise exc.in_context(self._context) from None
         except DataError as exc:
             raise ConversionError(exc.reason, location=exc.location, context=self._context) from None
         except RecursionError:
             raise ConversionError("the value is nested too deeply", context=self._context) from None
+        except ValueError as exc:  # from the encoder (allow_nan=False): the writers raise DataError
+            root = "payload" if self.schemas_enable else None
+            raise _non_finite(tree, root, exc).in_context(self._context) from None
         if self._codec.raw_start in text:
             text = self._raw.sub(r"\1", text)
         try:
@@ -226,10 +248,14 @@ class JsonConverter:
             return "null"
         text = self._schema_json_cache.get(schema)
         if text is None:
+            node = None
             try:
-                text = self._encode(schema_to_json(schema, self._codec))
+                node = schema_to_json(schema, self._codec)
+                text = self._encode(node)
             except DataError as exc:
                 raise exc.at("schema") from None
+            except ValueError as exc:  # a NaN or infinite default
+                raise _non_finite(node, "schema", exc) from None
             if self._codec.raw_start in text:
                 text = self._raw.sub(r"\1", text)
             self._schema_json_cache.put(schema, text)
@@ -255,3 +281,40 @@ def _envelope_kind(document: Any) -> str:
         shown = ", ".join(repr(n[:30]) for n in names[:5]) + (", ..." if len(names) > 5 else "")
         return f"an object with fields {shown}"
     return json_kind(document)
+
+
+def _non_finite(tree: Any, root: str | None, exc: ValueError) -> ConversionError:
+    """The error for a JSON tree the encoder refused: where its first NaN or infinity is."""
+    path: list[str | int] = []
+    found = _find_non_finite(tree, path)
+    if found is None:
+        return ConversionError(f"cannot write the value as JSON: {exc}")
+    error = ConversionError(
+        f"cannot write {found!r} as JSON: JSON has no NaN or infinities (Kafka Connect's JsonConverter would "
+        f'write the string "{_JAVA_NAMES.get(repr(found), found)}", which it reads back as 0.0)'
+    )
+    for segment in reversed(path):
+        error.at(segment)
+    if root is not None:
+        error.at(root)
+    return error
+
+
+_JAVA_NAMES = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _find_non_finite(node: Any, path: list[str | int]) -> Any:
+    if type(node) is float:
+        return None if math.isfinite(node) else node
+    if type(node) is dict:
+        items: Any = node.items()
+    elif type(node) is list:
+        items = enumerate(node)
+    else:
+        return None
+    for key, item in items:
+        found = _find_non_finite(item, path)
+        if found is not None:
+            path.insert(0, key)
+            return found
+    return None

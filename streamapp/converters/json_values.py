@@ -14,15 +14,20 @@ Mapping (Connect's ``JsonConverter.convertToConnect`` / ``convertToJson``):
 * structs as JSON objects in field order;
 * Decimal as base64 of the unscaled two's complement bytes (``decimal.format=BASE64``) or as a
   JSON number with the exact digits (``NUMERIC``); reading accepts both, as Connect does;
-* Date, Time, Timestamp as the integers Connect uses (days, ms of day, ms since the epoch).
+* Date, Time, Timestamp as the integers Connect uses (days, ms of day, ms since the epoch);
+* without a schema, values are written by their Python type (Connect's ``schemaType(class)``); a
+  ``decimal.Decimal`` without a schema is an error, as in Connect, since only a Decimal schema
+  says how to write it.
 
 Differences from Connect, all stricter where Connect silently corrupts: a JSON value of the wrong
 kind (``"abc"`` for an int32, ``1.5`` for an int8, ``3`` for a boolean) is a
 :class:`ConversionError` instead of Jackson's lax coercion to 0/false; integers out of range for
 their type are refused instead of wrapping; an integral float (``1.0``) is accepted for integer
-types. Decimals are rescaled to the schema's scale when no digit is lost (see
-:func:`~streamapp.records.rescale_decimal`). FLOAT32 values keep full double precision (Python has
-no float32; rounding would also break JSON round trips).
+types (Connect accepts any number there and truncates it), not for Date, Time and Timestamp (nor
+does Connect). Decimals are rescaled to the schema's scale when no digit is lost (see
+:func:`~streamapp.records.rescale_decimal`; Connect keeps the scale the JSON number has). FLOAT32
+values keep full double precision (Python has no float32; rounding would also break JSON round
+trips).
 """
 
 from __future__ import annotations
@@ -370,13 +375,14 @@ class JsonValueCodec:
                 raise ConversionError(f"expected a number or base64 bytes for {schema.label()}, got {json_kind(node)}")
 
             return read_decimal
+        # Connect reads the logical integers only from JSON integers (isInt / isIntegralNumber).
         if logical == DATE_NAME:
-            as_int = _int_reader(Type.INT32, what="Date (days since 1970-01-01)")
+            as_int = _int_reader(Type.INT32, what="Date (days since 1970-01-01)", floats=False)
             return lambda node: date_from_days(as_int(node))
         if logical == TIME_NAME:
-            as_int = _int_reader(Type.INT32, what="Time (milliseconds of the day)")
+            as_int = _int_reader(Type.INT32, what="Time (milliseconds of the day)", floats=False)
             return lambda node: time_from_millis(as_int(node))
-        as_int = _int_reader(Type.INT64, what="Timestamp (milliseconds since the epoch)")
+        as_int = _int_reader(Type.INT64, what="Timestamp (milliseconds since the epoch)", floats=False)
         return lambda node: timestamp_from_millis(as_int(node))
 
     @staticmethod
@@ -599,10 +605,12 @@ class JsonValueCodec:
         if isinstance(value, Struct):
             return self.writer(value.schema)(value)
         if isinstance(value, decimal.Decimal):
-            # Without a schema there is no scale to carry in base64, so the digits are the value.
-            if not value.is_finite():
-                raise ConversionError(f"a decimal must be finite, got {brief(value)}")
-            return RawNumber(format(value, "f"))
+            # As Connect (decimalToJsonWithoutSchema): a decimal has no JSON form of its own, only
+            # the one its schema's scale and decimal.format give it.
+            raise ConversionError(
+                f"cannot write decimal {brief(value)} without a schema: a decimal.Decimal needs a Decimal "
+                "schema (org.apache.kafka.connect.data.Decimal) to be written as JSON, as in Kafka Connect"
+            )
         if isinstance(value, bool):
             return bool(value)
         if isinstance(value, int):
@@ -620,7 +628,7 @@ class JsonValueCodec:
         raise ConversionError(f"cannot write {describe_value(value)} as JSON without a schema")
 
 
-def _int_reader(kind: Type, what: str | None = None) -> Reader:
+def _int_reader(kind: Type, what: str | None = None, *, floats: bool = True) -> Reader:
     low, high = INT_RANGES[kind]
     name = what or kind.value
 
@@ -630,7 +638,7 @@ def _int_reader(kind: Type, what: str | None = None) -> Reader:
                 return node
             raise ConversionError(f"{brief(node)} is out of range for {name} ({low}..{high})")
         # An integral float (1.0, 1e3) is an integer written another way; Jackson accepts it too.
-        if (type(node) is float or type(node) is _Decimal) and _is_integral(node):
+        if floats and (type(node) is float or type(node) is _Decimal) and _is_integral(node):
             return read_int(int(node))
         raise ConversionError(f"expected an integer for {name}, got {json_kind(node)}")
 

@@ -141,8 +141,8 @@ SCHEMA_CASES = [
     ({"type": "int16"}, -300, -300),
     ({"type": "int32"}, 70000, 70000),
     ({"type": "int64"}, 2**40 + 1, 2**40 + 1),
-    ({"type": "float32"}, 1.5, 1.5),
-    ({"type": "float64"}, 0.1 + 0.2, 0.30000000000000004),
+    ({"type": "float"}, 1.5, 1.5),
+    ({"type": "double"}, 0.1 + 0.2, 0.30000000000000004),
     ({"type": "boolean"}, True, True),
     ({"type": "string"}, "héllo", "héllo"),
     ({"type": "bytes"}, base64.b64encode(b"\x00\x01\xff").decode(), b"\x00\x01\xff"),
@@ -239,12 +239,19 @@ async def test_bad_records_go_to_dead_letter_topic_and_good_ones_flow(sink_stack
         [
             (b"bad-json", b"{not json", None, [("trace", b"t-1")]),
             (None, b'{"ok": true}'),  # ${key} with a null key
+            (b"nan", b'{"reading": NaN}'),  # not JSON: Connect's JsonConverter refuses it too
+            (b"zeros", b'{"reading": 007}'),  # leading zeros: read as Connect 3.6+ reads them
             (b"good", b'{"ok": 1}'),
         ],
     )
     assert await collector.wait_for("dlq/good", timeout=TIMEOUT) == {"ok": 1}
-    dead = await consume(bootstrap, "dlq_out", 2, timeout=TIMEOUT)
-    assert [(r.key, r.value) for r in dead] == [(b"bad-json", b"{not json"), (None, b'{"ok": true}')]
+    assert await collector.wait_for("dlq/zeros", timeout=TIMEOUT) == {"reading": 7}
+    dead = await consume(bootstrap, "dlq_out", 3, timeout=TIMEOUT)
+    assert [(r.key, r.value) for r in dead] == [
+        (b"bad-json", b"{not json"),
+        (None, b'{"ok": true}'),
+        (b"nan", b'{"reading": NaN}'),
+    ]
     first = dict(dead[0].headers)
     assert first["trace"] == b"t-1"
     assert first["__connect.errors.topic"] == b"dlq_src"
@@ -261,6 +268,9 @@ async def test_bad_records_go_to_dead_letter_topic_and_good_ones_flow(sink_stack
     assert second["__connect.errors.stage"] == b"TASK_PUT"  # the connector's own work: mapping to a path
     assert second["__connect.errors.class.name"] == b"com.diffusiondata.connect.diffusion.sink.DiffusionSinkTask"
     assert b"${key}" in second["__connect.errors.exception.message"]
+    third = dict(dead[2].headers)
+    assert (third["__connect.errors.offset"], third["__connect.errors.stage"]) == (b"2", b"VALUE_CONVERTER")
+    assert b"NaN is not a JSON number" in third["__connect.errors.exception.message"]
 
 
 async def test_bytearray_to_binary_topics_and_strings_to_string_topics(sink_stack):

@@ -158,7 +158,7 @@ TYPE_CASES = [
     ("str", dt.STRING, "héllo", {"type": "string", "optional": False}, "héllo"),
     ("int", dt.INT64, 2**40, {"type": "int64", "optional": False}, 2**40),
     ("small", dt.INT64, -5, {"type": "int32", "optional": False}, -5),
-    ("dbl", dt.DOUBLE, 1.5, {"type": "float64", "optional": False}, 1.5),
+    ("dbl", dt.DOUBLE, 1.5, {"type": "double", "optional": False}, 1.5),
     ("bool", dt.JSON, True, {"type": "boolean", "optional": False}, True),
     (
         "arr",
@@ -193,7 +193,7 @@ TYPE_CASES = [
         {
             "type": "map",
             "keys": {"type": "string", "optional": False},
-            "values": {"type": "float64", "optional": False},
+            "values": {"type": "double", "optional": False},
             "optional": False,
         },
         {"a": 1.5, "b": 2},
@@ -214,6 +214,8 @@ async def test_every_data_type_with_inferred_schema(source_stack):
     )
     await publisher.topics.add_and_set_topic("src-types/bytes", dt.JSON, cbor2.dumps(b"\x01\x02"))
     await publisher.topics.add_and_set_topic("src-types/bigint", dt.JSON, cbor2.dumps(2**70))
+    # JSON has no NaN: Connect consumers could not read such a record, so it is a conversion error (logged).
+    await publisher.topics.add_and_set_topic("src-types/nan", dt.DOUBLE, float("nan"))
     await publisher.topics.set_topic("src-types/str", None, specification=dt.STRING)  # null
     records = await consume_exactly(bootstrap, "src_types", len(TYPE_CASES) + 4)
     by_key: dict[str, list] = {}
@@ -238,6 +240,7 @@ async def test_every_data_type_with_inferred_schema(source_stack):
     bigint = json.loads(by_key["src-types/bigint"][0].value)
     assert bigint["schema"]["name"] == "org.apache.kafka.connect.data.Decimal"
     assert int.from_bytes(base64.b64decode(bigint["payload"]), "big", signed=True) == 2**70
+    assert "src-types/nan" not in by_key
     null = by_key["src-types/str"]
     assert len(null) == 2 and null[1].value is None  # a null string value: a null Kafka value
     assert headers_of(null[1])["diffusion.sequence"] == "2"

@@ -47,7 +47,7 @@ from streamapp.records import (
     struct_schema,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 D = decimal.Decimal
 
 
@@ -211,7 +211,6 @@ def test_round_trip_without_schemas(converter, value):
         ((1, 2), [1, 2]),
         ({1: "a", 2: "b"}, [[1, "a"], [2, "b"]]),  # non-string keys become [key, value] pairs
         ({"a": b"x"}, {"a": "eA=="}),
-        (D("12.30"), 12.3),  # a Decimal without schema is written as its digits
         (Struct(struct_schema([("a", INT32_SCHEMA)]), {"a": 1}), {"a": 1}),
     ],
 )
@@ -263,9 +262,42 @@ def test_null_message_is_null():
     assert WITHOUT.to_connect("t", None) == SchemaAndValue(None, None)
 
 
-def test_nan_and_infinity_pass_through_like_jackson():
-    assert WITHOUT.from_connect("t", None, [math.inf]) == b"[Infinity]"
-    assert math.isnan(WITHOUT.to_connect("t", b"NaN").value)
+@pytest.mark.parametrize("data", [b"NaN", b"[Infinity]", b'{"a": -Infinity}'])
+@pytest.mark.parametrize("converter", [WITH, WITHOUT], ids=["envelope", "plain"])
+def test_nan_and_infinities_are_not_json_and_not_read(converter, data):
+    # Connect's Jackson refuses them (ALLOW_NON_NUMERIC_NUMBERS is off); Python's json would accept them.
+    with pytest.raises(ConversionError, match="is not a JSON number"):
+        converter.to_connect("t", data)
+
+
+NON_FINITE_WRITES = [
+    (
+        WITH,
+        FLOAT64_SCHEMA,
+        math.nan,
+        "payload: cannot write nan as JSON: JSON has no NaN or infinities (Kafka "
+        'Connect\'s JsonConverter would write the string "NaN", which it reads back as 0.0)',
+    ),
+    (WITH, OPTIONAL_FLOAT32_SCHEMA, math.inf, "payload: cannot write inf as JSON"),
+    (WITH, PERSON, Struct(PERSON, {**dict(ADA.items()), "score": -math.inf}), "payload.score: cannot write -inf"),
+    (WITH, array_schema(FLOAT64_SCHEMA), [1.0, 2.0, math.nan], "payload[2]: cannot write nan"),
+    (WITH, map_schema(STRING_SCHEMA, FLOAT64_SCHEMA), {"ok": 1.0, "bad": math.inf}, "payload.bad: cannot write inf"),
+    (WITH, map_schema(INT32_SCHEMA, FLOAT64_SCHEMA), {7: math.nan}, "payload[0][1]: cannot write nan"),
+    (WITH, None, {"readings": [0.5, math.nan]}, "payload.readings[1]: cannot write nan"),
+    (WITHOUT, None, math.inf, "JsonConverter (value): cannot write inf as JSON"),
+    (WITHOUT, FLOAT64_SCHEMA, math.nan, "JsonConverter (value): cannot write nan as JSON"),
+    (WITH, Schema(Type.FLOAT64, default=math.nan), 1.0, "schema.default: cannot write nan as JSON"),
+]
+
+
+@pytest.mark.parametrize("converter, schema, value, message", NON_FINITE_WRITES)
+def test_nan_and_infinities_are_not_written_and_the_error_says_where(converter, schema, value, message):
+    # Connect writes the strings "NaN"/"Infinity" (Jackson's QUOTE_NON_NUMERIC_NUMBERS), which its own
+    # reader turns into 0.0 for a float field; streamapp refuses the record instead.
+    with pytest.raises(ConversionError) as caught:
+        converter.from_connect("t", schema, value)
+    assert message in str(caught.value)
+    assert str(caught.value).startswith("JsonConverter (value): ")
 
 
 # ----------------------------------------------------------------------------- Connect's wire format
@@ -275,6 +307,8 @@ def test_nan_and_infinity_pass_through_like_jackson():
     "schema, value, data",
     [
         (BOOLEAN_SCHEMA, True, b'{"schema":{"type":"boolean","optional":false},"payload":true}'),
+        (FLOAT32_SCHEMA, 1.5, b'{"schema":{"type":"float","optional":false},"payload":1.5}'),
+        (OPTIONAL_FLOAT64_SCHEMA, 0.1, b'{"schema":{"type":"double","optional":true},"payload":0.1}'),
         (OPTIONAL_INT32_SCHEMA, None, b'{"schema":{"type":"int32","optional":true},"payload":null}'),
         (STRING_SCHEMA, "x", b'{"schema":{"type":"string","optional":false},"payload":"x"}'),
         (BYTES_SCHEMA, b"\x01\x02", b'{"schema":{"type":"bytes","optional":false},"payload":"AQI="}'),
@@ -332,10 +366,8 @@ def test_numeric_decimal_format_writes_the_exact_digits():
         (b'{ "schema": { "type": "boolean" }, "payload": true }', SchemaAndValue(BOOLEAN_SCHEMA, True)),
         (b'{ "schema": { "type": "int8" }, "payload": 12 }', SchemaAndValue(INT8_SCHEMA, 12)),
         (b'{ "schema": { "type": "int64" }, "payload": 4398046511104 }', SchemaAndValue(INT64_SCHEMA, 4398046511104)),
-        (
-            b'{ "schema": { "type": "float" + "32" }, "payload": 12.34 }'.replace(b'" + "', b""),
-            SchemaAndValue(FLOAT32_SCHEMA, 12.34),
-        ),
+        (b'{ "schema": { "type": "float" }, "payload": 12.34 }', SchemaAndValue(FLOAT32_SCHEMA, 12.34)),
+        (b'{ "schema": { "type": "double" }, "payload": 12.34 }', SchemaAndValue(FLOAT64_SCHEMA, 12.34)),
         (b'{ "schema": { "type": "string" }, "payload": "foo-bar-baz" }', SchemaAndValue(STRING_SCHEMA, "foo-bar-baz")),
         (
             b'{ "schema": { "type": "bytes" }, "payload": "dGVzdC1zdHJpbmc=" }',
@@ -388,7 +420,7 @@ def test_reads_connects_envelopes(data, expected):
 def test_numeric_decimals_are_read_exactly_beyond_double_precision():
     data = (
         b'{"schema":{"type":"struct","fields":[{"type":"bytes","name":"org.apache.kafka.connect.data.Decimal",'
-        b'"parameters":{"scale":"9"},"field":"amount"},{"type":"float64","field":"ratio"}]},'
+        b'"parameters":{"scale":"9"},"field":"amount"},{"type":"double","field":"ratio"}]},'
         b'"payload":{"amount":12345678901234567890.123456789,"ratio":0.1}}'
     )
     for _ in range(2):  # the second read goes through the remembered-schema fast path
@@ -578,7 +610,7 @@ def test_messages_quote_at_most_a_short_excerpt_of_the_payload():
 
 @pytest.mark.parametrize(
     "schema",
-    ['{"type": "int8"}', '{"type": "int32", "name": "org.apache.kafka.connect.data.Date"}', '{"type": "float64"}'],
+    ['{"type": "int8"}', '{"type": "int32", "name": "org.apache.kafka.connect.data.Date"}', '{"type": "double"}'],
 )
 def test_huge_numbers_are_quoted_briefly(schema):
     data = envelope(schema, "1" * 4000 if "float" not in schema else '"' + "1" * 4000 + '"')
@@ -652,8 +684,10 @@ PAYLOAD_ERRORS = [
     ('{"type": "int32"}', "1.5", "payload: expected an integer for int32, got the number 1.5"),
     ('{"type": "int64"}', '"12"', "payload: expected an integer for int64, got the string '12'"),
     ('{"type": "int64"}', "true", "payload: expected an integer for int64, got true"),
-    ('{"type": "float64"}', '"1.5"', "payload: expected a number for float64, got the string '1.5'"),
-    ('{"type": "float32"}', "false", "payload: expected a number for float32, got false"),
+    ('{"type": "double"}', '"1.5"', "payload: expected a number for float64, got the string '1.5'"),
+    ('{"type": "float"}', "false", "payload: expected a number for float32, got false"),
+    # Connect reads "NaN" in a string as 0.0 for a float field; a string is not a number.
+    ('{"type": "double"}', '"NaN"', "payload: expected a number for float64, got the string 'NaN'"),
     ('{"type": "boolean"}', "1", "payload: expected true or false for boolean, got the number 1"),
     ('{"type": "string"}', "{}", "payload: expected a string, got a JSON object"),
     ('{"type": "bytes"}', '"not base64!"', "payload: bytes must be base64 text"),
@@ -748,7 +782,13 @@ PAYLOAD_ERRORS = [
     (
         '{"type": "int64", "name": "org.apache.kafka.connect.data.Timestamp"}',
         "1e30",
-        "payload: 1000000000000000019884624838656 is out of range for Timestamp",
+        "payload: expected an integer for Timestamp (milliseconds since the epoch), got the number 1e+30",
+    ),
+    (
+        # As Connect (isInt): the logical types' integers must be JSON integers.
+        '{"type": "int32", "name": "org.apache.kafka.connect.data.Date"}',
+        "1.0",
+        "payload: expected an integer for Date (days since 1970-01-01), got the number 1.0",
     ),
     (
         '{"type": "int64", "name": "org.apache.kafka.connect.data.Timestamp"}',
@@ -817,7 +857,10 @@ def test_write_errors_are_located(schema, value, message):
         (dt.date(2024, 1, 1), "date datetime.date(2024, 1, 1) needs a Date, Time or Timestamp schema"),
         (object(), "cannot write object <object object at"),
         ({"a": [1, {2, 3}]}, "['a'][1]: cannot write set {2, 3} as JSON without a schema"),
-        (D("Infinity"), "a decimal must be finite"),
+        # As Connect (decimalToJsonWithoutSchema): only a Decimal schema says how to write a decimal.
+        (D("12.30"), "cannot write decimal 12.30 without a schema: a decimal.Decimal needs a Decimal schema"),
+        ({"a": [D("1")]}, "['a'][0]: cannot write decimal 1 without a schema"),
+        (D("Infinity"), "cannot write decimal Infinity without a schema"),
         ("\ud800", "not valid in UTF-8 (a lone surrogate)"),
     ],
 )

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
+import re
 
 import cbor2
 import pytest
 
+from streamapp.config.converter_options import JsonConverterOptions
 from streamapp.connectors.source_schema import infer, infer_schema, to_connect_value
+from streamapp.converters import ConversionError, JsonConverter
 from streamapp.records import (
     BOOLEAN_SCHEMA,
     BYTES_SCHEMA,
@@ -80,18 +84,14 @@ CASES = [
     ({1: "a"}, None),  # non-string keys
     (
         {"a": {"b": [1]}},
-        map_schema(
-            STRING_SCHEMA, map_schema(STRING_SCHEMA, array_schema(INT32_SCHEMA))
-        ),
+        map_schema(STRING_SCHEMA, map_schema(STRING_SCHEMA, array_schema(INT32_SCHEMA))),
     ),
     ({"a": b"x", "b": b"y"}, map_schema(STRING_SCHEMA, BYTES_SCHEMA)),
     ([D("1.5"), D("2.25")], array_schema(decimal_schema(2))),
 ]
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"), CASES, ids=[repr(c[0])[:40] for c in CASES]
-)
+@pytest.mark.parametrize(("value", "expected"), CASES, ids=[repr(c[0])[:40] for c in CASES])
 def test_inferred_schema(value, expected):
     schema, connect = infer(value)
     assert schema == expected
@@ -140,12 +140,49 @@ def test_cbor_values_decoded_like_the_sdk_does():
     )
     schema, value = infer(cbor2.loads(raw))
     assert schema is None
+    # In a schemaless value a decimal fraction is a float: only a Decimal schema says how to write
+    # a decimal (Connect's JsonConverter refuses one without), and Connect reads such a number as a double.
     assert value == {
         "b": b"\x01",
         "big": 2**80,
-        "dec": D("3.14"),
+        "dec": 3.14,
         "t": "2024-01-02T00:00:00+00:00",
     }
+    assert type(value["dec"]) is float
+
+
+def test_decimals_in_schemaless_values_are_floats_at_any_depth():
+    schema, value = infer({"name": "x", "prices": [D("1.25"), "n/a"], "nested": {"d": D("-0.5"), "s": "t"}})
+    assert schema is None
+    assert value == {"name": "x", "prices": [1.25, "n/a"], "nested": {"d": -0.5, "s": "t"}}
+
+
+# What the source produces with Connect's JsonConverter: the records a Connect consumer reads.
+FINITE_CASES = [case for case in CASES if case[0] != float("inf")]
+
+
+@pytest.mark.parametrize(("value", "expected"), FINITE_CASES, ids=[repr(c[0])[:40] for c in FINITE_CASES])
+@pytest.mark.parametrize("schemas", [True, False], ids=["envelope", "plain"])
+def test_every_inferred_value_is_written_by_the_json_converter_and_read_back(value, expected, schemas):
+    converter = JsonConverter(JsonConverterOptions.model_validate({"schemas.enable": schemas}))
+    schema, connect = infer(value)
+    data = converter.from_connect("t", schema, connect)
+    if data is None:
+        assert schema is None and connect is None  # a tombstone, as in Connect
+        return
+    read = converter.to_connect("t", data)
+    if schemas:
+        assert read.schema == schema
+        assert read.value == connect or (schema is None and read.value == json.loads(data)["payload"])
+    names = re.findall(rb'"type":"(\w+)"', data)
+    assert not {b"float32", b"float64"} & set(names)  # Connect's names: float and double
+
+
+def test_a_double_topic_set_to_nan_is_a_conversion_error_not_an_unreadable_record():
+    schema, value = infer(float("nan"))
+    assert schema == FLOAT64_SCHEMA
+    with pytest.raises(ConversionError, match="cannot write nan as JSON"):
+        JsonConverter().from_connect("t", schema, value)
 
 
 def test_exotic_cbor_items_never_crash():
