@@ -203,7 +203,7 @@ TYPE_CASES = [
 
 
 async def test_every_data_type_with_inferred_schema(source_stack):
-    bootstrap, publisher, *_ = source_stack
+    bootstrap, publisher, worker, _ = source_stack
     for suffix, data_type, value, _, _ in TYPE_CASES:
         await publisher.topics.add_and_set_topic(f"src-types/{suffix}", data_type, value)
     # CBOR byte strings, big integers and decimal fractions, published as raw CBOR by another client.
@@ -241,6 +241,11 @@ async def test_every_data_type_with_inferred_schema(source_stack):
     assert bigint["schema"]["name"] == "org.apache.kafka.connect.data.Decimal"
     assert int.from_bytes(base64.b64decode(bigint["payload"]), "big", signed=True) == 2**70
     assert "src-types/nan" not in by_key
+    await worker.wait_for(
+        r"cannot convert the value of Diffusion topic 'src-types/nan': JsonConverter \(value\): payload: "
+        r"cannot write nan as JSON",
+        timeout=TIMEOUT,
+    )
     null = by_key["src-types/str"]
     assert len(null) == 2 and null[1].value is None  # a null string value: a null Kafka value
     assert headers_of(null[1])["diffusion.sequence"] == "2"
