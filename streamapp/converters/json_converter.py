@@ -16,9 +16,8 @@ Connect's Jackson does (:mod:`streamapp.converters.json_text`: leading zeros acc
 infinities refused); see :mod:`streamapp.converters.json_values` for the value mapping and where
 it is stricter than Connect. NaN and infinities are not written either: Connect would write the
 strings ``"NaN"``/``"Infinity"``, which its own reader turns into 0.0. Every failure is a
-:class:`~streamapp.converters.errors.ConversionError` whose message
-says what was wrong and where (``payload.items[3].age: ...``) and quotes at most a 64-byte
-excerpt of the input.
+:class:`~streamapp.converters.errors.ConversionError` whose message says what was wrong and where
+(``payload.items[3].age: ...``) and quotes at most a 64-byte excerpt of the input.
 """
 
 from __future__ import annotations
