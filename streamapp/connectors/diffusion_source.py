@@ -31,6 +31,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from streamapp import faust_workarounds
 from streamapp.converters import make_converter
 from streamapp.core.contract import ConnectorStatus, Counters, SessionStatus
 from streamapp.core.retry import Backoff, retry_transient
@@ -134,6 +135,10 @@ class DiffusionSource:
 
     async def _tick(self) -> None:
         if self._running:
+            return
+        if self.app.rebalancing or not faust_workarounds.Flow(self.app).active:
+            # Faust runs leader timers during a rebalance too: wait until the tables are recovered,
+            # or a new leader would compare snapshot values with fingerprints it has not read yet.
             return
         self._running = True
         try:
