@@ -104,10 +104,10 @@ async def main(n: int, rounds: int) -> None:
     async with SchemaRegistryServer("127.0.0.1", 0) as registry:
         options = AvroConverterOptions.model_validate({"schema.registry.url": registry.url})
         converter = make_converter("io.confluent.connect.avro.AvroConverter", options, is_key=False)
-        from streamapp.converters import avro_converter
+        from streamapp.converters import avro_data
 
         print(f"{n} records per shape, median of {rounds} interleaved rounds; records/s")
-        print(f"converter decodes with fastavro {fastavro.__version__} {avro_converter._read.__name__} "
+        print(f"converter decodes with fastavro {fastavro.__version__} {avro_data.read_data.__name__} "
               "(schemaless_reader minus its per-call schema parse)")
         print(f"{'shape':8} {'raw fastavro':>14} {'converter':>12} {'ratio':>7}")
         ratios = []

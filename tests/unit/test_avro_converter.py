@@ -144,8 +144,11 @@ async def test_from_connect_registers_under_the_topic_subject_and_round_trips(sc
         assert data[0] == 0 and key[0] == 0
         got = await decode(reader, "out", data)
         assert list(got.value.items()) == [("id", "x"), ("v", 5)] and got.schema.name == "iot.Out"
-        with pytest.raises(ConversionError, match="needs a schema"):
-            writer.from_connect("out", None, {"a": 1})
+        # Schemaless values are written as Confluent's Anything record, and read back schemaless
+        await writer.prepare_from_connect("out-schemaless", None)
+        written = writer.from_connect("out-schemaless", None, {"a": [1, "b", None]})
+        schemaless = await decode(reader, "out-schemaless", written)
+        assert schemaless.schema is None and schemaless.value == {"a": [1, "b", None]}
         with pytest.raises(ConversionError, match="does not fit|expected"):
             writer.from_connect("out", schema, "not a struct")
     finally:
