@@ -37,7 +37,7 @@ import yaml
 from streamapp.config.converter_options import AvroConverterOptions
 from streamapp.converters.avro_converter import data_options
 from streamapp.converters.avro_data import AvroData
-from streamapp.converters.avro_schema import scrub_name
+from streamapp.converters.avro_schema import ANYTHING_SCHEMA, scrub_name
 from streamapp.converters.avro_to_connect import _normal
 from streamapp.converters.json_schema import schema_from_json
 from streamapp.converters.json_values import JsonValueCodec
@@ -48,6 +48,11 @@ CASES_FILE = Path(__file__).resolve().parents[1] / "data" / "avro_confluent_case
 DOCUMENT = yaml.safe_load(CASES_FILE.read_text())
 CASES = DOCUMENT["cases"]
 _codec = JsonValueCodec(replace_null_with_default=False)  # the struct as given, nulls kept
+
+
+def _avro(node: Any) -> Any:
+    """The case's Avro schema; ``{"$anything": true}`` stands for Confluent's Anything schema."""
+    return ANYTHING_SCHEMA if node == {"$anything": True} else node
 
 
 def _options(case: dict) -> AvroData:
@@ -210,7 +215,7 @@ def run_checks(case: dict, connect: Schema | None, avro: Any) -> None:
 
 def run_to_connect(case: dict) -> None:
     data = _options(case)
-    avro = case["avro"]
+    avro = _avro(case["avro"])
     if "error" in case:
         with pytest.raises(DataError, match=case["error"]):
             reader = data.reader(avro, case.get("version"))
@@ -231,6 +236,8 @@ def run_to_connect(case: dict) -> None:
             assert got.value == want, f"{got.value!r} != {want!r}"
             if isinstance(got.value, Struct):
                 got.value.validate()
+        if case.get("schemaless"):
+            assert got.schema is None
         if "plain" in case:
             assert plain(got.value) == case["plain"]
     run_checks(case, reader.schema, None)
@@ -255,9 +262,9 @@ def run_from_connect(case: dict) -> None:
     else:  # the schema alone
         avro, payload = data.writer(schema).avro, None
     if "avro" in case:
-        assert same_avro(avro, case["avro"], ignore_docs=case.get("ignore_docs", False)), avro
+        assert same_avro(avro, _avro(case["avro"]), ignore_docs=case.get("ignore_docs", False)), avro
     if "avro_value" in case:
-        assert payload == avro_binary(case["avro"], case["avro_value"])
+        assert payload == avro_binary(_avro(case["avro"]), case["avro_value"])
     elif given.get("payload", 0) is None:
         assert payload is None  # a null value is no message, and registers nothing
     run_checks(case, schema, avro)
