@@ -199,6 +199,7 @@ def run_checks(case: dict, connect: Schema | None, avro: Any) -> None:
     for check in case.get("checks", ()):
         if "connect" in check:
             got = _connect_get(connect, check["connect"])  # type: ignore[arg-type]
+            got = got.value if isinstance(got, Type) else got
         else:
             got = _avro_get(avro, check["avro"])
         if check.get("absent"):
@@ -224,7 +225,7 @@ def run_to_connect(case: dict) -> None:
         return
     reader = data.reader(avro, case.get("version"))
     expected = case.get("connect", {})
-    if "schema" in expected:
+    if expected is not None and "schema" in expected:
         assert reader.schema == connect_schema(expected["schema"])
     if "avro_value" in case:
         got = data.read(reader, io.BytesIO(avro_binary(avro, case["avro_value"])))
