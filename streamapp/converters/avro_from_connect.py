@@ -237,9 +237,7 @@ class _Builder:
             node, encode = self.union(schema)
         elif schema.optional:
             inner, inner_encode = self.with_cycle(_required(schema))
-            accepted = getattr(inner_encode, "accepted", None)
-            if accepted is not None and schema not in accepted:
-                accepted.append(schema)  # Confluent checks the value against this (optional) schema
+            _accept(inner_encode, schema)
             node, encode = ["null", inner], _optional_union(inner_encode, _name_of(inner))
         else:
             node, encode = self.record(schema, params)
@@ -365,6 +363,7 @@ class _Builder:
         members: list[tuple[str, Encoder]] = []
         for fld in schema.fields:
             node, encode = self.with_cycle(_required(fld.schema), ignore_optional=True)
+            _accept(encode, fld.schema)
             branches.append(node)
             members.append((_name_of(node), encode))
         return branches, _union(schema, members, self.options.ignore_default_for_nullables)
@@ -515,9 +514,10 @@ class _Printer:
     def __init__(self) -> None:
         self.printed: dict[str, _Named] = {}
 
-    def print(self, node: Any) -> Any:
+    def print(self, node: Any, context: str = "") -> Any:
+        """``context`` is the enclosing namespace, which names without one would otherwise inherit."""
         if isinstance(node, list):
-            return [self.print(b) for b in node]
+            return [self.print(b, context) for b in node]
         if isinstance(node, str):
             return node
         if isinstance(node, _Named):
@@ -531,11 +531,11 @@ class _Printer:
             self.printed[node.full_name] = node
             namespace, _, name = node.full_name.rpartition(".")
             out: dict[str, Any] = {"type": node.kind, "name": name}
-            if namespace:
-                out["namespace"] = namespace
+            if namespace or context:
+                out["namespace"] = namespace  # "" stops a nameless type inheriting the enclosing one
             for key, value in node.body.items():
                 if key == "fields":
-                    out["fields"] = [self.field(f) for f in value]
+                    out["fields"] = [self.field(f, namespace) for f in value]
                 else:
                     out[key] = value
             out.update(node.props)
@@ -543,11 +543,11 @@ class _Printer:
         out = dict(node)
         for key in ("items", "values"):
             if key in out:
-                out[key] = self.print(out[key])
+                out[key] = self.print(out[key], context)
         return out if len(out) > 1 else out["type"]
 
-    def field(self, spec: _Field) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": spec.name, "type": self.print(spec.type)}
+    def field(self, spec: _Field, context: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": spec.name, "type": self.print(spec.type, context)}
         if spec.doc is not None:
             out["doc"] = spec.doc
         if spec.default is not _NO_DEFAULT and _valid_default(spec.type, spec.default):
@@ -830,6 +830,17 @@ def _struct(schema: Schema, fields: list[tuple[str, Encoder, Schema]], ignore_de
 
     encode.accepted = accepted  # type: ignore[attr-defined]
     return encode
+
+
+def _accept(encode: Encoder, schema: Schema) -> None:
+    """Let a struct encoder built for the required schema take values of ``schema`` (the optional one).
+
+    Confluent checks a struct value against the schema where it stands; an optional struct is
+    written with its required form's Avro record.
+    """
+    accepted = getattr(encode, "accepted", None)
+    if accepted is not None and schema not in accepted:
+        accepted.append(schema)
 
 
 def _same_struct(actual: Schema, expected: Schema) -> bool:

@@ -272,7 +272,10 @@ def reader_schema(avro: Any, options: AvroDataOptions) -> Any:
             out["type"] = walk(kind)
             return out
         if kind in ("record", "error"):
-            out["fields"] = [{**f, "type": walk(f["type"])} for f in node.get("fields", ())]
+            # Decoding needs no defaults, and fastavro refuses some a registry holds ([1.23] for a float)
+            out["fields"] = [
+                {k: walk(v) if k == "type" else v for k, v in f.items() if k != "default"} for f in node.get("fields", ())
+            ]
         elif kind == "array":
             out["items"] = walk(node["items"])
         elif kind == "map":
