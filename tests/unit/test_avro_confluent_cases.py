@@ -295,8 +295,11 @@ def run_connect_round_trip(case: dict) -> None:
     data = _options(case)
     given = case["connect"]
     schema = connect_schema(given["schema"])
-    value = connect_value(schema, given["payload"]) if "payload" in given else None
-    avro, payload = data.from_connect(schema, value)
+    if "payload" in given:
+        value = connect_value(schema, given["payload"])
+        avro, payload = data.from_connect(schema, value)
+    else:  # the schema alone
+        value, avro, payload = None, data.writer(schema).avro, None
     if "avro" in case:
         assert same_avro(avro, case["avro"], ignore_docs=case.get("ignore_docs", False)), avro
     if "avro_value" in case:
@@ -308,6 +311,8 @@ def run_connect_round_trip(case: dict) -> None:
         got = data.read(reader, io.BytesIO(payload))
         if case.get("equal", True):
             assert got.value == as_read(schema, value)
+        if "plain" in case:
+            assert plain(got.value) == case["plain"]
     run_checks(case, reader.schema, avro)
 
 
