@@ -121,7 +121,10 @@ class AvroConverter:
         self.data = AvroData(data_options(options))
         # Converted schemas, at most schemas.cache.config of each (Confluent's cache size).
         size = max(1, options.schemas_cache_config)
-        self._by_header: BoundedCache = BoundedCache(size)  # header bytes -> _Prepared
+        # topic -> header bytes -> _Prepared: one schema id has a version per subject, and the
+        # subject follows the topic (TopicNameStrategy), so each topic has its own entries.
+        self._by_topic: dict[str, BoundedCache] = {}
+        self._converted: BoundedCache = BoundedCache(size)  # (schema id, version) -> Reader
         self._writers: BoundedCache = BoundedCache(size)  # (topic, schema) -> _Registered
 
     # ------------------------------------------------------------------ bytes -> Connect
@@ -150,7 +153,10 @@ class AvroConverter:
         if data is None or len(data) < _HEADER or data[0] != MAGIC:
             return  # to_connect explains what is wrong
         header = bytes(data[:_HEADER])
-        if header in self._by_header:
+        by_header = self._by_topic.get(topic)
+        if by_header is None:
+            by_header = self._by_topic[topic] = BoundedCache(self._converted.size)
+        if header in by_header:
             return
         schema_id = int.from_bytes(header[1:], "big")
         try:
@@ -173,11 +179,13 @@ class AvroConverter:
                 self._refused(exc)
             # The schema is not under this subject (e.g. written with another naming strategy):
             # the record still converts; only ${value.version} has nothing to show.
-        try:
-            reader = self.data.reader(avro, version)
-        except DataError as exc:
-            raise ConversionError(f"schema id {schema_id}: {exc}", context=self._context) from None
-        self._by_header.put(header, _Prepared(schema_id, reader))
+        reader = self._converted.get((schema_id, version))
+        if reader is None:
+            try:
+                reader = self._converted.put((schema_id, version), self.data.reader(avro, version))
+            except DataError as exc:
+                raise ConversionError(f"schema id {schema_id}: {exc}", context=self._context) from None
+        by_header.put(header, _Prepared(schema_id, reader))
 
     def to_connect(self, topic: str, data: bytes | None) -> SchemaAndValue:
         if data is None:
@@ -186,7 +194,8 @@ class AvroConverter:
             data = bytes(data)
         # The 5-byte header (magic byte and schema id) is the cache key: one slice and one
         # lookup replace the magic check and the id parsing on the hot path.
-        prepared = self._by_header.get(data[:_HEADER])
+        by_header = self._by_topic.get(topic)
+        prepared = None if by_header is None else by_header.get(data[:_HEADER])
         if prepared is None:
             prepared = self._reader_for(data)
         reader = prepared.reader
