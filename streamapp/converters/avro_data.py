@@ -80,6 +80,7 @@ class Reader:
     named: Any  # fastavro's named types of it
     schema: Schema | None  # the Connect schema (None: schemaless)
     adapt: Any  # fastavro value -> Connect value, or None
+    plain_schema: Schema | None  # set when the value is a record needing nothing but its Struct
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,7 @@ class AvroData:
             parsed = fastavro.parse_schema(mapping.reader_schema, named["writer"])
         except Exception as exc:  # noqa: BLE001 - fastavro's SchemaParseException and friends
             raise AvroSchemaError(f"not a valid Avro schema: {exc}") from None
-        return Reader(parsed, named, mapping.schema, mapping.adapt)
+        return Reader(parsed, named, mapping.schema, mapping.adapt, getattr(mapping.adapt, "plain_schema", None))
 
     def read(self, reader: Reader, buffer: io.BytesIO) -> SchemaAndValue:
         """Decode one value at the buffer's position (EOFError, ValueError... for corrupt bytes)."""

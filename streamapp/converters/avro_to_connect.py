@@ -897,6 +897,9 @@ class _Builder:
             adapt = element.make(final.value_schema)  # type: ignore[arg-type]
             if adapt is None:
                 return None
+            plain_schema = getattr(adapt, "plain_schema", None)
+            if plain_schema is not None:
+                return _plain_struct_array(plain_schema, final.value_schema.optional)  # type: ignore[union-attr]
             if final.value_schema.optional:  # type: ignore[union-attr]
                 return lambda value: [None if item is None else adapt(item) for item in value]
             return lambda value: list(map(adapt, value))
@@ -982,13 +985,17 @@ def _struct_adapter(schema: Schema, cycle: _Cycle) -> Adapter:
         def adapt_plain(value: dict) -> Struct:
             struct = new(Struct)
             struct._schema = schema
-            struct._values = list(value.values())
+            struct._values = [*value.values()]
             return struct
 
+        adapt_plain.plain_schema = schema  # type: ignore[attr-defined]  # arrays of it inline it
         return adapt_plain
 
+    if cycle.ready:
+        return _compiled_struct(schema, adapters)
+
     def adapt(value: dict) -> Struct:
-        values = list(value.values())
+        values = [*value.values()]
         for index, field_adapt, nullable in adapters:
             item = values[index]
             if not nullable or item is not None:
@@ -998,6 +1005,80 @@ def _struct_adapter(schema: Schema, cycle: _Cycle) -> Adapter:
         struct._values = values
         return struct
 
+    return adapt
+
+
+def _compiled_struct(schema: Schema, adapters: list[tuple[int, Adapter, bool]]) -> Adapter:
+    """The struct adapter of a record whose field adapters are known, as straight-line code.
+
+    A loop over (index, adapter, nullable) tuples costs about a fifth of a nested record's
+    adapting time; the generated function does the same steps unrolled (indices are ints of
+    our own, no text from the schema goes into the code).
+    """
+    lines = ["def adapt(value):", "    values = [*value.values()]"]
+    env: dict[str, Any] = {"new": _NEW, "Struct": Struct, "schema": schema}
+    for number, (index, field_adapt, nullable) in enumerate(adapters):
+        env[f"adapt{number}"] = field_adapt
+        plain = getattr(field_adapt, "plain_schema", None)
+        plain_items = getattr(field_adapt, "plain_items_schema", None)
+        if plain is not None or plain_items is not None:
+            # a nested record, or an array of records, that needs nothing but its Struct: inline
+            env[f"schema{number}"] = plain if plain is not None else plain_items
+            indent = "    "
+            lines.append(f"    item = values[{int(index)}]")
+            if nullable:
+                lines.append("    if item is not None:")
+                indent = "        "
+            if plain is not None:
+                lines += [
+                    f"{indent}struct = new(Struct)",
+                    f"{indent}struct._schema = schema{number}",
+                    f"{indent}struct._values = [*item.values()]",
+                    f"{indent}values[{int(index)}] = struct",
+                ]
+            else:
+                lines += [
+                    f"{indent}out = []",
+                    f"{indent}for element in item:",
+                    f"{indent}    struct = new(Struct)",
+                    f"{indent}    struct._schema = schema{number}",
+                    f"{indent}    struct._values = [*element.values()]",
+                    f"{indent}    out.append(struct)",
+                    f"{indent}values[{int(index)}] = out",
+                ]
+            continue
+        if nullable:
+            lines += [
+                f"    item = values[{int(index)}]",
+                "    if item is not None:",
+                f"        values[{int(index)}] = adapt{number}(item)",
+            ]
+        else:
+            lines.append(f"    values[{int(index)}] = adapt{number}(values[{int(index)}])")
+    lines += ["    struct = new(Struct)", "    struct._schema = schema", "    struct._values = values", "    return struct"]
+    exec("\n".join(lines), env)  # noqa: S102 - generated from ints only, see above
+    return env["adapt"]  # type: ignore[no-any-return]
+
+
+def _plain_struct_array(schema: Schema, optional: bool) -> Adapter:
+    """An array of records that need no adapting: the Struct built inline, no call per element."""
+    new = _NEW
+
+    def adapt(value: list) -> list:
+        out = []
+        append = out.append
+        for item in value:
+            if item is None and optional:
+                append(None)
+                continue
+            struct = new(Struct)
+            struct._schema = schema
+            struct._values = [*item.values()]
+            append(struct)
+        return out
+
+    if not optional:
+        adapt.plain_items_schema = schema  # type: ignore[attr-defined]  # a record adapter inlines it
     return adapt
 
 
