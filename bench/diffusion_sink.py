@@ -30,8 +30,8 @@ logging.getLogger("diffusion").setLevel(logging.CRITICAL)
 
 import diffusion  # noqa: E402
 import diffusion.datatypes as dt  # noqa: E402
-from aiokafka import AIOKafkaProducer  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
+from confluent_kafka import Producer  # noqa: E402
 from diffusion.features.topics.streams import ValueStreamHandler  # noqa: E402
 
 from bench._stack import free_port, kafka_broker, percentile, service, worker_env  # noqa: E402
@@ -101,22 +101,27 @@ async def raw_rate(url: str, n: int, window: int, root: str) -> float:
 
 
 async def produce(bootstrap: str, topic: str, n: int, *, rate: float | None = None, start: int = 0) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    await producer.start()
-    try:
-        t0 = time.perf_counter()
-        for i in range(start, start + n):
-            value = {"key": i % KEYS, "seq": i, "px": 1.5}
-            if rate:
-                value["sent"] = time.time()
-            await producer.send(topic, key=f"k{i % KEYS}".encode(), value=json.dumps(value).encode())
-            if rate:
-                delay = t0 + (i - start + 1) / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-        await producer.flush()
-    finally:
-        await producer.stop()
+    """Records as most users' producers send them: librdkafka (confluent-kafka), Kafka's partitioner."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "partitioner": "murmur2_random"})
+    t0 = time.perf_counter()
+    for i in range(start, start + n):
+        value = {"key": i % KEYS, "seq": i, "px": 1.5}
+        if rate:
+            value["sent"] = time.time()
+        while True:
+            try:
+                producer.produce(topic, key=f"k{i % KEYS}".encode(), value=json.dumps(value).encode())
+                break
+            except BufferError:  # the local queue is full: let it drain
+                await asyncio.sleep(0.01)
+                producer.poll(0)
+        producer.poll(0)
+        if rate:
+            delay = t0 + (i - start + 1) / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+    while await asyncio.to_thread(producer.flush, 1.0):
+        pass
 
 
 async def wait_for(check, timeout: float) -> None:

@@ -13,8 +13,8 @@
    delivers then. The worker is started and has produced the 100 snapshot values
    before the publisher starts, so startup is not in the rate.
 3. Latency: the publisher updates at a steady 500 updates/s, each value carrying its send time;
-   p50/p99 from ``set_topic`` to the record's arrival in Kafka (consumer with fetch_max_wait_ms=50,
-   because the Tansu broker answers a fetch only after the fetch max wait).
+   p50/p99 from ``set_topic`` to the record's arrival in Kafka (consumer with fetch_max_wait_ms=50:
+   the Tansu engine answers a fetch only after the fetch max wait).
 The broker, the emulator, the publisher and the worker each run in their own process.
 """
 

@@ -10,7 +10,11 @@ cd "$(dirname "$0")/.."
 #   iproute2                         network namespaces for the delayed-link benchmarks
 #   default-jdk-headless maven       Apache Kafka brokers for the dev stack, tests and benchmarks (Java 17+,
 #                                    jars resolved from Maven Central), only when no Java 17+ / mvn is there
-APT_PACKAGES=(libcoap3-bin autoconf automake libtool pkg-config iproute2)
+#   chromium                         headless browser for the dev stack's web view test (tests/devstack)
+#   nodejs npm                       the official Diffusion JavaScript client's tests, only when no node / npm
+APT_PACKAGES=(libcoap3-bin autoconf automake libtool pkg-config iproute2 chromium)
+command -v node >/dev/null || APT_PACKAGES+=(nodejs)
+command -v npm >/dev/null || APT_PACKAGES+=(npm)
 java_major() {
     local java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
     command -v "$java" >/dev/null || { echo 0; return; }
@@ -59,4 +63,23 @@ fi
 for version in $(.venv/bin/python -c 'from streamapp.devstack.kafka_jars import DEFAULT_KAFKA_VERSION as d, COMPAT_KAFKA_VERSION as c; print(d, c)'); do
     .venv/bin/streamapp kafka-broker --download-only --kafka-version "$version"
 done
+# The official Diffusion Java client (Maven Central com.diffusiondata.diffusion:diffusion-client, the
+# connector's 6.11 line and the newest) for the emulator's Java client test, cached like the Kafka jars.
+# A version Maven cannot resolve is recorded, and that test skips with the reason; setup goes on.
+.venv/bin/python -m tests.fixtures.diffusion_java || true
+
+# npm packages (package.json, package-lock.json): the official Diffusion JavaScript client, for the
+# emulator's client tests and the dev stack's web view. Installed into node_modules (never committed);
+# skipped when node_modules already matches the lock file, so a second run touches nothing.
+if command -v npm >/dev/null; then
+    lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1)"
+    if [ "$(cat node_modules/.streamapp-lock 2>/dev/null)" != "$lock_sum" ]; then
+        echo "setup: installing npm packages (npm ci)"
+        npm ci --no-audit --no-fund --loglevel=error
+        echo "$lock_sum" > node_modules/.streamapp-lock
+    fi
+else
+    echo "setup: npm is missing; the JavaScript client tests and the dev stack's web view need it" >&2
+fi
+
 echo "setup: ready (.venv/bin/streamapp, .venv/bin/pytest)"

@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from . import faust_workarounds
 from .kafka_preflight import BrokerMisconfigured, check_broker
 from .ops import install_ops
-from .runtime import install_connectors
 from .settings import WorkerSettings, load_settings
+from .worker import Worker
 
 __all__ = ["app", "settings", "create_app"]
 
@@ -79,7 +79,8 @@ def create_app(settings: WorkerSettings) -> faust.App:
     )
 
     faust_workarounds.install(app, fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms)
-    install_ops(app, settings)  # before Faust adds its own routes at worker init
+    worker = Worker(app, settings)
+    install_ops(worker)  # before Faust adds its own routes at worker init
 
     @app.on_rebalance_complete.connect
     async def _freeze_startup_objects(sender: faust.App, **_: object) -> None:
@@ -100,7 +101,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
         if not checked:  # Faust initialises the worker more than once per command
             checked = True
             _check_broker_or_exit(settings)
-        install_connectors(sender, settings)
+        worker.install_connectors()
 
     return app
 

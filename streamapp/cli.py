@@ -47,7 +47,7 @@ def check_config(paths: tuple[str, ...], as_json: bool) -> None:
 
     Exits 1 if any file has an error.
     """
-    import streamapp.connectors  # noqa: F401  (registers connector types)
+    import streamapp.connector_types  # noqa: F401  (registers connector types)
     from streamapp.config.loader import load_connectors
 
     logging.getLogger("streamapp.config").setLevel(logging.ERROR)  # warnings are printed below instead
@@ -129,11 +129,36 @@ def status(
     help="Principal to accept (repeatable); default admin:password and control:password.",
 )
 @click.option("--anonymous/--no-anonymous", default=True, show_default=True, help="Accept anonymous sessions.")
+@click.option(
+    "--tls-cert",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False),
+    help="PEM certificate chain (server certificate first): serve wss:// instead of ws://. Needs --tls-key.",
+)
+@click.option(
+    "--tls-key", default=None, type=click.Path(exists=True, dir_okay=False), help="PEM private key of --tls-cert."
+)
 @click.option("--log-level", default="info", show_default=True)
-def diffusion_emulator(host: str, port: int, principals: tuple[str, ...], anonymous: bool, log_level: str) -> None:
+def diffusion_emulator(
+    host: str,
+    port: int,
+    principals: tuple[str, ...],
+    anonymous: bool,
+    tls_cert: str | None,
+    tls_key: str | None,
+    log_level: str,
+) -> None:
     """Run the Diffusion server emulator that the official SDK connects to."""
     from streamapp.devstack.diffusion_emulator import run_emulator
+    from streamapp.devstack.diffusion_emulator.tls import server_context
 
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together: give both to serve wss://")
+    if tls_cert and tls_key:
+        try:
+            server_context(tls_cert, tls_key)  # checked before anything starts
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--tls-cert/--tls-key") from None
     _logging(log_level)
     accounts = None
     if principals:
@@ -149,6 +174,8 @@ def diffusion_emulator(host: str, port: int, principals: tuple[str, ...], anonym
             port,
             principals=accounts,
             allow_anonymous=anonymous,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
             on_ready=lambda emu: click.echo(f"Diffusion emulator listening on {emu.url}"),
         )
     )
@@ -234,6 +261,7 @@ def schema_registry(host: str, port: int, log_level: str) -> None:
 @click.option("--coap-port", default=5683, show_default=True, type=int)
 @click.option("--web-port", default=6066, show_default=True, type=int, help="The worker's web port.")
 @click.option("--registry-port", default=8081, show_default=True, type=int, help="The Schema Registry's port.")
+@click.option("--view-port", default=8090, show_default=True, type=int, help="The web view's port.")
 @click.option("--connectors", default="settings/connectors/", show_default=True, help="Connector configs to run.")
 @click.option("--demo/--no-demo", default=True, show_default=True, help="Feed sample data and show where it arrives.")
 @click.option(
@@ -249,17 +277,23 @@ def dev(
     coap_port: int,
     web_port: int,
     registry_port: int,
+    view_port: int,
     connectors: str,
     demo: bool,
     broker_engine: str | None,
     log_level: str,
 ) -> None:
-    """Start the embedded dev stack: broker, Diffusion emulator, CoAP server, Schema Registry and a worker."""
+    """Start the dev stack: broker, Diffusion emulator, CoAP server, Schema Registry, a worker and the web view."""
     from streamapp.devstack.dev import DevPorts, run_dev
 
     _logging(log_level)
     ports = DevPorts(
-        broker=broker_port, diffusion=diffusion_port, coap=coap_port, web=web_port, registry=registry_port
+        broker=broker_port,
+        diffusion=diffusion_port,
+        coap=coap_port,
+        web=web_port,
+        registry=registry_port,
+        view=view_port,
     )
     try:
         code = asyncio.run(run_dev(ports, connectors=connectors, demo=demo, broker_engine=broker_engine))

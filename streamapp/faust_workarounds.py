@@ -6,13 +6,16 @@ offsets" afterwards rewinds only partitions whose committed offset is above 0 (a
 ``seek_to_committed`` skips None and 0). A partition nobody committed yet silently lost those
 records: a sink restarted after its very first record failed delivered nothing. After each
 rebalance (Faust's ``on_rebalance_complete`` signal, sent before it seeks and resumes the flow),
-such partitions are sought to the earliest offset.
+such partitions are sought to the earliest offset. Still needed on Apache Kafka 4.4: without it
+``tests/connectors/test_coap_sink_policies.py::test_throw_exhausted_retry...`` fails (checked).
 
 **Records a sink gives up on** (:func:`release_unacked`). Before a rebalance and on shutdown
 Faust waits until every record it handed out is acked or garbage, and its stream iterator keeps
 the last record of each stream referenced. A record a sink leaves unacked on purpose (a stopped
 connector, an abandoned delivery) made that wait last forever. Nothing else reads the set it
-waits on: the committed offset still stops below every unacked record.
+waits on: the committed offset still stops below every unacked record. Still needed on Apache
+Kafka 4.4: without it ``test_sigterm_with_diffusion_down...`` (test_worker_scaling.py) and
+``test_restart_of_a_failed_connector_stops_its_worker_cleanly`` (test_worker_ops.py) fail (checked).
 
 **The consumer's fetch wait** (:func:`install`). Faust hard-codes ``fetch_max_wait_ms=1500`` for
 its worker consumer. Apache Kafka answers the requests of one connection in order, so every
@@ -20,6 +23,12 @@ metadata, offset and list-offsets request queued behind an idle long-poll fetch 
 long: table recovery made three such requests in a row, and a worker was ready ~3 s later than it
 had to be. The consumer takes ``STREAMAPP_CONSUMER_FETCH_MAX_WAIT_MS`` instead (Kafka's own
 consumer default, 500 ms, unless set); a fetch still returns as soon as records arrive.
+Measured with bench/worker_start.py: a worker is ready ~2 s after its start instead of ~5 s.
+
+**The consumer's flow and committed offsets** (:class:`Flow`, :func:`committed_offset`). A sink
+must know when Faust stops the flow of records (before a rebalance, on shutdown) and when it may
+resume, and reports lag against the group's committed offsets; Faust keeps both on its consumer
+without a public accessor.
 
 **A static member back with a new web URL** (:func:`install`). With static membership
 (``STREAMAPP_GROUP_INSTANCE_ID``), a worker restarted within the session timeout gets the
@@ -28,6 +37,7 @@ assignor asserts the URL is its own, so a worker whose host or port changed (a n
 ``STREAMAPP_WEB_PORT``, a rescheduled pod) crashed its consumer's coordinator and never became
 ready until the session expired. The assignment itself is still right; the URL only feeds Faust's
 key-to-worker router, which streamapp does not use. The mismatch is logged and accepted.
+Without it ``tests/connectors/test_static_membership.py`` fails on every broker (checked).
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["install", "release_unacked"]
+__all__ = ["Flow", "committed_offset", "install", "release_unacked"]
 
 _FETCH_WAIT_ATTR = "_streamapp_fetch_max_wait_ms"
 
@@ -125,3 +135,25 @@ def release_unacked(app: Any, owns: Callable[[str], bool]) -> int:
     for message in released:
         unacked.discard(message)
     return len(released)
+
+
+class Flow:
+    """Faust's flow of records to the agents: stopped before a rebalance and on shutdown."""
+
+    def __init__(self, app: Any) -> None:
+        self._consumer = app.consumer
+
+    @property
+    def active(self) -> bool:
+        return self._consumer.flow_active
+
+    async def wait_stopped(self) -> None:
+        await self._consumer.suspend_flow.wait()
+
+    async def wait_resumable(self) -> None:
+        await self._consumer.can_resume_flow.wait()
+
+
+def committed_offset(app: Any, tp: Any) -> int | None:
+    """The offset this worker last committed for ``tp`` (the next to read), None if none yet."""
+    return app.consumer._committed_offset.get(tp)  # a defaultdict: .get does not insert

@@ -27,30 +27,13 @@ from .errors import StreamAppError
 if TYPE_CHECKING:
     from .settings import WorkerSettings
 
-__all__ = ["BrokerMisconfigured", "bootstrap_servers", "check_broker"]
+__all__ = ["BrokerMisconfigured", "check_broker"]
 
 _TIMEOUT = 10.0
 
 
 class BrokerMisconfigured(StreamAppError):
     """The worker's Kafka settings cannot work with this broker; the message says which setting and why."""
-
-
-def bootstrap_servers(broker_url: str) -> list[tuple[str, int]]:
-    """Host and port of each server in a Faust broker URL (``kafka://h1:9092;h2:9092``, commas too)."""
-    servers = []
-    for part in broker_url.replace(",", ";").split(";"):
-        part = part.strip()
-        if "://" in part:
-            part = part.split("://", 1)[1]
-        part = part.strip("/")
-        if not part:
-            continue
-        host, _, port = part.rpartition(":")
-        if not host:
-            host, port = port, "9092"
-        servers.append((host.strip("[]"), int(port)))
-    return servers
 
 
 def _describe(settings: WorkerSettings, host: str, port: int, exc: BaseException) -> str | None:
@@ -114,7 +97,7 @@ async def check_broker(settings: WorkerSettings, *, timeout: float = _TIMEOUT) -
             "sasl_plain_password": settings.sasl_password.get_secret_value(),
         }
     refusals: list[str] = []
-    for host, port in bootstrap_servers(settings.broker):
+    for host, port in settings.bootstrap_servers():
         try:
             conn = await asyncio.wait_for(
                 create_conn(

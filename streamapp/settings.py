@@ -130,6 +130,40 @@ class WorkerSettings(BaseSettings):
             )
         return self
 
+    def bootstrap_servers(self) -> list[tuple[str, int]]:
+        """Host and port of each server in the broker URL (``kafka://h1:9092;h2:9092``, commas too)."""
+        servers = []
+        for part in self.broker.replace(",", ";").split(";"):
+            part = part.strip()
+            if "://" in part:
+                part = part.split("://", 1)[1]
+            part = part.strip("/")
+            if not part:
+                continue
+            host, _, port = part.rpartition(":")
+            if not host:
+                host, port = port, "9092"
+            servers.append((host.strip("[]"), int(port)))
+        return servers
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """Connection options for an aiokafka client of this worker's own (security included)."""
+        protocol = self.broker_security_protocol
+        options: dict[str, Any] = {
+            "bootstrap_servers": [f"{host}:{port}" for host, port in self.bootstrap_servers()],
+            "security_protocol": protocol,
+        }
+        if protocol in ("SSL", "SASL_SSL"):
+            options["ssl_context"] = self.ssl_context()
+        if protocol.startswith("SASL"):
+            assert self.sasl_username and self.sasl_password
+            options.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password.get_secret_value(),
+            )
+        return options
+
     @property
     def connector_paths(self) -> list[str]:
         return [p.strip() for p in self.connectors.split(",") if p.strip()]

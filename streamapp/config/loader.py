@@ -17,7 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from streamapp.connectors import registry
+import streamapp.connector_types  # noqa: F401  (every connector type and its config model)
+from streamapp.core import registry
 from streamapp.errors import ConfigError, ConfigErrors
 
 from .converter_options import ConverterOptions, converter_options_model
@@ -155,6 +156,8 @@ def load_connector(raw: RawConnectorConfig) -> LoadedConnector:
     assert config is not None and key_opts is not None and value_opts is not None
 
     warnings = _unknown_key_warnings(props, model, key_opts, value_opts, raw.source)
+    # A connector's own warnings: settings that are valid but weaken security or do nothing.
+    warnings += [f"{raw.source}: {message}" for message in getattr(config, "config_warnings", list)()]
     for message in warnings:
         logger.warning("%s", message)
     secret = set(model.secret_keys())

@@ -115,6 +115,14 @@ class SinkConnectorConfig(ConnectorConfig):
         description="Add __connect.errors.* headers to dead-lettered records (Connect's default is false; we add them by default).",
     )
 
+    producer_override_max_request_size: int | None = Field(
+        None,
+        alias="producer.override.max.request.size",
+        ge=1024,
+        description="Largest dead letter the connector's dead-letter producer sends, in bytes (Kafka's default "
+        "1048576); a dead-letter topic the connector creates gets the same max.message.bytes.",
+    )
+
     @model_validator(mode="after")
     def _topics_xor_regex(self) -> "SinkConnectorConfig":
         if self.topics and self.topics_regex:

@@ -70,7 +70,7 @@ from pydantic import (
 
 from streamapp import kcql
 from streamapp.coap.dtls_x509 import X509Client, X509Settings
-from streamapp.coap.dtls_x509.stores import (
+from streamapp.tls.stores import (
     StoreError,
     read_keystore,
     read_pem_certificates,
@@ -331,7 +331,7 @@ class CoapSinkConfig(SinkConnectorConfig):
 
 
 def _stores(function, *args, **keys: str):  # type: ignore[no-untyped-def]
-    """Call a :mod:`~streamapp.coap.dtls_x509.stores` reader; its error blames the key of the part at fault."""
+    """Call a :mod:`~streamapp.tls.stores` reader; its error blames the key of the part at fault."""
     try:
         return function(*args)
     except StoreError as exc:

@@ -45,7 +45,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,18 +63,16 @@ from streamapp.coap import (
 from streamapp.coap.dtls_x509 import X509Client
 from streamapp.coap.progress import ProgressLog
 from streamapp.converters import JsonConverter
-from streamapp.records import Record
+from streamapp.core.policy import ErrorPolicy, StagePolicy
+from streamapp.core.sink import Delivery, SinkConnector
+from streamapp.records import Record, RecordError
 
 from .coap_config import CoapSinkConfig
-from .record_errors import RecordFailure
-from .sink import RecordError, SinkConnector
 
-__all__ = ["CoapSink", "install", "resource_uri"]
+__all__ = ["CoapRequests", "CoapSink", "resource_uri"]
 
 logger = logging.getLogger(__name__)
 
-# NOOP logs at most this many lines a second (a dead server fails every record), then counts the rest.
-_NOOP_LINES_PER_SECOND = 10
 _QUEUED_PER_REQUEST = 64  # records read ahead per request in flight (see CoapSink.window)
 _MIN_WINDOW = 2048
 _HANDSHAKE_SHARE = 0.8  # of connect.coap.request.timeout.ms that a DTLS certificate handshake may take
@@ -99,29 +96,20 @@ class _Route:
     spec: RequestSpec
 
 
-@dataclass
-class _Delivery:
+@dataclass(slots=True)
+class CoapRequests:
     """The requests one record needs; ``confirmed`` survives retries, so no resource gets it twice."""
 
     requests: list[tuple[_Route, bytes]]
     confirmed: set[int] = field(default_factory=set)
-    attempts: int = 0
 
 
-@dataclass(frozen=True)
-class _Unmappable:
-    """A record whose value could not be projected, carried to ``deliver`` under NOOP (skip in order)."""
-
-    error: Exception
-
-
-class CoapSink(SinkConnector):
+class CoapSink(SinkConnector[CoapRequests]):
     config: CoapSinkConfig
 
-    def __init__(self, app: Any, loaded: Any, settings: Any) -> None:
-        super().__init__(app, loaded, settings)
+    def __init__(self, worker: Any, loaded: Any) -> None:
+        super().__init__(worker, loaded)
         cfg = self.config
-        self.policy = cfg.error_policy
         self.secure = cfg.is_secure
         timeout = cfg.request_timeout_ms / 1000
         self.x509: X509Client | None = None
@@ -158,9 +146,6 @@ class CoapSink(SinkConnector):
         # A schemaless JSON value selected whole can go out as the bytes it arrived as.
         converter = self.value_converter
         self._raw_json = isinstance(converter, JsonConverter) and not converter.schemas_enable
-        self._noop_second = 0
-        self._noop_lines = 0
-        self._noop_folded = 0
 
     def _describe_setup(self) -> None:
         cfg = self.config
@@ -200,6 +185,30 @@ class CoapSink(SinkConnector):
 
     # --- SinkConnector ------------------------------------------------------------------------------
 
+    def error_policy(self) -> ErrorPolicy:
+        """``connect.coap.error.policy`` for mapping and delivery; the converters follow ``errors.tolerance``."""
+        cfg = self.config
+        tolerate_all = cfg.errors_tolerance == "all"
+        # As documented: with errors.tolerance=all and a dead-letter topic, what THROW or RETRY gives
+        # up on is dead-lettered instead of stopping the connector.
+        dead_letter = tolerate_all and bool(cfg.errors_deadletterqueue_topic_name)
+        if cfg.error_policy == "NOOP":
+            put = StagePolicy(tolerated=True)
+        elif cfg.error_policy == "RETRY":
+            put = StagePolicy(retries=cfg.max_retries, retry_interval=cfg.retry_interval / 1000, tolerated=dead_letter)
+        else:
+            put = StagePolicy(tolerated=dead_letter)
+        return ErrorPolicy(
+            conversion=StagePolicy(tolerated=tolerate_all),
+            put=put,
+            setting=f"connect.coap.error.policy={cfg.error_policy}",
+            log_each=cfg.error_policy == "NOOP" or cfg.errors_log_enable,
+            log_messages=cfg.errors_log_include_messages,
+            stop_hint="fix the cause and restart the worker; connect.coap.error.policy=NOOP skips such records and "
+            "RETRY sends them again (connect.coap.max.retries times), errors.tolerance=all with a dead-letter topic "
+            "keeps them",
+        )
+
     @property
     def window(self) -> int:
         # The base's window counts records queued behind their resource, not only requests: with a
@@ -220,14 +229,24 @@ class CoapSink(SinkConnector):
             await asyncio.gather(task, return_exceptions=True)
         await self.pool.close()
 
-    def prepare(self, record: Record) -> tuple[Hashable, Any]:
+    def record_done(self, record: Record, fate: str) -> None:
+        progress = self.progress.topic(record.topic)
+        if fate == "delivered":
+            progress.delivered += 1
+        elif fate in ("skipped", "dead_lettered"):
+            progress.skipped += 1
+
+    def record_retried(self, record: Record) -> None:
+        self.progress.topic(record.topic).retried += 1
+
+    def prepare(self, record: Record) -> Delivery[CoapRequests]:
         topic = record.topic
         self.progress.topic(topic).processed += 1
         routes = self.routes.get(topic)
         targets = self._targets.get(topic, ("?" + topic,))
         key: Hashable = targets if self.config.ordering == "resource" else (targets, record.partition)
         if routes is None:  # topics.regex matched a topic no statement reads
-            return key, self._unmappable(RecordError(f"no KCQL statement reads topic '{topic}'"))
+            raise RecordError(f"no KCQL statement reads topic '{topic}'")
         requests = []
         bodies: dict[kcql.Projection, bytes] = {}
         for route in routes:
@@ -236,11 +255,9 @@ class CoapSink(SinkConnector):
                 try:
                     body = bodies[route.projection] = self._body(route.projection, record)
                 except (kcql.ProjectionError, ValueError, TypeError) as exc:
-                    return key, self._unmappable(
-                        RecordError(f"KCQL statement {route.statement.index} ({route.statement}): {exc}")
-                    )
+                    raise RecordError(f"KCQL statement {route.statement.index} ({route.statement}): {exc}") from exc
             requests.append((route, body))
-        return key, _Delivery(requests)
+        return Delivery(key, CoapRequests(requests))
 
     def _body(self, projection: kcql.Projection, record: Record) -> bytes:
         value = record.value
@@ -256,97 +273,33 @@ class CoapSink(SinkConnector):
             return raw
         return _dumps(projection.apply(record.value_schema, value)).encode("utf-8")
 
-    def _unmappable(self, error: RecordError) -> _Unmappable:
-        if self.policy == "NOOP":
-            return _Unmappable(error)  # skipped in deliver, in its place in the order
-        if self.policy == "RETRY":
-            raise RecordError(f"{error} (not retried under RETRY: the value cannot change)") from error
-        raise error  # THROW: the base stops the connector at MAPPING, the record unacked
-
-    async def deliver(self, key: Hashable, payload: Any, record: Record) -> None:
-        progress = self.progress.topic(record.topic)
-        if isinstance(payload, _Unmappable):
-            await self._skip(record, "MAPPING", payload.error)
-            return
-        delivery: _Delivery = payload
-        cfg = self.config
-        while True:
-            pending = [(i, route, body) for i, (route, body) in enumerate(delivery.requests) if i not in delivery.confirmed]
-            results: list[Any]
-            if len(pending) == 1:  # the common case: no gather, no extra task
-                try:
-                    results = [await send(self.pool, pending[0][1].spec, pending[0][2])]
-                except Exception as exc:  # noqa: BLE001 -- collected like gather(return_exceptions=True)
-                    results = [exc]
-            else:
-                results = await asyncio.gather(
-                    *(send(self.pool, route.spec, body) for _, route, body in pending), return_exceptions=True
-                )
-            errors = []
-            for (index, _, _), result in zip(pending, results, strict=True):
-                if isinstance(result, BaseException):
-                    if not isinstance(result, Exception):
-                        raise result  # cancelled: shutting down, the record stays unacked
-                    errors.append(result)
-                else:
-                    delivery.confirmed.add(index)
-            if not errors:
-                progress.delivered += 1
-                return
-            error = _combine(errors)
-            if self.policy == "NOOP":
-                await self._skip(record, "DELIVERY", error)
-                return
-            if self.policy == "RETRY" and delivery.attempts < cfg.max_retries:
-                delivery.attempts += 1
-                progress.retried += 1
-                self.counters.retried += 1
-                logger.warning(
-                    "connector %r: %s; retry %d of %d in %g s (connect.coap.error.policy=RETRY)",
-                    self.name, error, delivery.attempts, cfg.max_retries, cfg.retry_interval / 1000,
-                )
-                await asyncio.sleep(cfg.retry_interval / 1000)
-                continue
-            if self.policy == "RETRY":
-                raise CoapDeliveryError(
-                    f"{error}; gave up after {cfg.max_retries} retries (connect.coap.max.retries)"
-                ) from error
-            raise CoapDeliveryError(f"{error} (connect.coap.error.policy=THROW)") from error
-
-    async def _skip(self, record: Record, stage: str, error: Exception) -> None:
-        """NOOP: log (a few lines a second at most), count, dead-letter when configured; the base then acks."""
-        self.progress.topic(record.topic).skipped += 1
-        failure = RecordFailure(record.topic, record.partition, record.offset, stage, error)
-        if self.dlq is not None:
-            await self.dlq.send(failure, record.raw_key, record.raw_value, list(record.headers))
-            self.counters.dead_lettered += 1
-            where = f" and sent to dead-letter topic '{self.config.errors_deadletterqueue_topic_name}'"
+    async def deliver(self, delivery: Delivery[CoapRequests], record: Record) -> None:
+        """Send what is not confirmed yet; raise one error for what failed (the policy decides)."""
+        state = delivery.payload
+        pending = [(i, route, body) for i, (route, body) in enumerate(state.requests) if i not in state.confirmed]
+        results: list[Any]
+        if len(pending) == 1:  # the common case: no gather, no extra task
+            try:
+                results = [await send(self.pool, pending[0][1].spec, pending[0][2])]
+            except Exception as exc:  # noqa: BLE001 -- collected like gather(return_exceptions=True)
+                results = [exc]
         else:
-            self.counters.skipped += 1
-            where = ""
-        second = int(time.monotonic())
-        if second != self._noop_second:
-            self._noop_second, self._noop_lines = second, 0
-        if self._noop_lines >= _NOOP_LINES_PER_SECOND:
-            self._noop_folded += 1
-            return
-        self._noop_lines += 1
-        folded = f" ({self._noop_folded} more skipped without a message before this one)" if self._noop_folded else ""
-        self._noop_folded = 0
-        logger.warning(
-            "connector %r: %s; skipped%s (connect.coap.error.policy=NOOP)%s",
-            self.name, failure.describe(), where, folded,
-        )
+            results = await asyncio.gather(
+                *(send(self.pool, route.spec, body) for _, route, body in pending), return_exceptions=True
+            )
+        errors = []
+        for (index, _, _), result in zip(pending, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result  # cancelled: shutting down, the record stays unacked
+                errors.append(result)
+            else:
+                state.confirmed.add(index)
+        if errors:
+            raise _combine(errors)
 
 
 def _combine(errors: list[Exception]) -> Exception:
     if len(errors) == 1:
         return errors[0]
     return CoapDeliveryError(f"{len(errors)} requests failed: " + "; ".join(str(e) for e in errors))
-
-
-def install(app: Any, loaded: Any, settings: Any) -> CoapSink:
-    sink = CoapSink(app, loaded, settings)
-    sink.install()
-    return sink
-

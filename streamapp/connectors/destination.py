@@ -27,7 +27,9 @@ topic/partition/offset, where Java left ``${...}`` literally in the path:
   has no version (and ``${value.version}`` is resolved for null-key records too);
 * a rendered path that breaks Diffusion's path rules (reference 6.2): an empty segment (from an
   empty key, a key with ``//`` or a leading or trailing ``/``), or ``Diffusion`` as first
-  segment (reserved).
+  segment (reserved); or that no subscriber could use: a control character (``\x00``-``\x1f``,
+  ``\x7f``-``\x9f``: such a topic is created and updated, yet no selector can name it) or a
+  lone surrogate.
 
 Key text: a string key as it is; any other key as :func:`~streamapp.connectors.diffusion_values.to_diffusion_string`
 renders it: integers ``42``, booleans ``true``, floats ``1.5``, Decimal ``12.30``, Date
@@ -39,6 +41,7 @@ the path, as in the Java connector. Versions render with ``str()``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +53,9 @@ from .diffusion_values import to_diffusion_string
 __all__ = ["DestinationPattern", "PathError", "TOKENS", "RESERVED_FIRST_SEGMENT", "validate_topic_path"]
 
 TOKENS = ("topic", "key", "key.version", "value.version", "partition", "offset")
+# Control characters (C0, DEL, C1): a topic created with one can never be named in a selector, so
+# nobody would see it; lone surrogates cannot even be encoded.
+_UNSENDABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 RESERVED_FIRST_SEGMENT = "Diffusion"
 _ALLOWED = ", ".join(f"${{{t}}}" for t in TOKENS)
 
@@ -79,6 +85,11 @@ def validate_topic_path(path: str) -> str | None:
         return "the path has an empty segment ('//')"
     if path == RESERVED_FIRST_SEGMENT or path.startswith(RESERVED_FIRST_SEGMENT + "/"):
         return f"paths under '{RESERVED_FIRST_SEGMENT}/' are reserved for the Diffusion server"
+    bad = _UNSENDABLE.search(path)
+    if bad is not None:
+        char = bad.group()
+        kind = "a control character" if not 0xD800 <= ord(char) <= 0xDFFF else "a lone surrogate (not UTF-8)"
+        return f"the path has {kind}, U+{ord(char):04X}, at position {bad.start()}: no subscriber could select it"
     return None
 
 

@@ -12,20 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Hashable
+from dataclasses import dataclass
+from typing import Any
 
 import diffusion.datatypes as dt
 from diffusion.session.exceptions import NoSuchTopicError
 
+from streamapp.core.contract import SessionStatus
+from streamapp.core.sink import Delivery, SinkConnector
 from streamapp.diffusion.connection import DiffusionConnection, is_open
 from streamapp.diffusion.errors import DiffusionUnavailable, classify
 from streamapp.records import Record, RecordError
 
 from . import diffusion_values
 from .destination import DestinationPattern
-from .sink import SinkConnector
 
-__all__ = ["DiffusionSink", "install"]
+__all__ = ["DiffusionSink", "RemoveTopic", "SetValue"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,18 +39,33 @@ _CONVERT = {
     "double": diffusion_values.to_diffusion_double,
     "binary": diffusion_values.to_diffusion_binary,
 }
-_REMOVE = object()  # payload marker: remove the topic (tombstone with diffusion.tombstone.policy=remove)
 
 
-class DiffusionSink(SinkConnector):
-    def __init__(self, app: Any, loaded: Any, settings: Any) -> None:
-        super().__init__(app, loaded, settings)
+@dataclass(frozen=True, slots=True)
+class SetValue:
+    """Set the topic's value (creating the topic when it does not exist)."""
+
+    value: Any  # already in the SDK's form for the topic type (JSON: CBOR bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveTopic:
+    """Remove the topic: a tombstone under ``diffusion.tombstone.policy=remove``."""
+
+
+_REMOVE = RemoveTopic()
+
+
+class DiffusionSink(SinkConnector[SetValue | RemoveTopic]):
+    def __init__(self, worker: Any, loaded: Any) -> None:
+        super().__init__(worker, loaded)
         cfg = self.config
         self.pattern = DestinationPattern.parse(cfg.diffusion_destination)
         self.datatype = _DATATYPES[cfg.diffusion_topic_type]
         properties = cfg.topic_properties()
         self.specification = self.datatype.with_properties(**properties) if properties else self.datatype
         self.convert = _CONVERT[cfg.diffusion_topic_type]
+        self.encode = diffusion_values.encode_diffusion_json if self.datatype is dt.JSON else None
         self.remove_tombstones = cfg.diffusion_tombstone_policy == "remove"
         self.timeout = cfg.diffusion_request_timeout_ms / 1000
         self.connection = DiffusionConnection(
@@ -57,6 +74,7 @@ class DiffusionSink(SinkConnector):
             cfg.diffusion_password.get_secret_value(),
             name=self.name,
             backoff_max=cfg.diffusion_reconnect_backoff_max_ms / 1000,
+            tls=cfg.tls,
         )
 
     @property
@@ -69,36 +87,41 @@ class DiffusionSink(SinkConnector):
     async def stop_client(self) -> None:
         await self.connection.stop()
 
-    def prepare(self, record: Record) -> tuple[Hashable, Any]:
+    def session_status(self) -> SessionStatus:
+        c = self.connection
+        return SessionStatus(c.state, bool(c.connected), c.last_error)
+
+    def prepare(self, record: Record) -> Delivery[SetValue | RemoveTopic]:
         path = self.pattern.render(record)
         if record.value is None and self.remove_tombstones:
-            return path, _REMOVE
+            return Delivery(path, _REMOVE)
         try:
             value = self.convert(record.value_schema, record.value)
-            if self.datatype is dt.JSON:
+            if self.encode is not None:
                 # Encode here: the SDK sends bytes unchanged (a top-level byte string would otherwise be
                 # taken for CBOR), and encoding on our side is also cheaper than the SDK's generic path.
-                value = diffusion_values.encode_diffusion_json(value)
-            return path, value
+                value = self.encode(value)
         except (ValueError, TypeError) as exc:
             raise RecordError(
                 f"cannot convert the value for Diffusion topic '{path}' ({self.config.diffusion_topic_type}): {exc}"
             ) from exc
+        return Delivery(path, SetValue(value))
 
-    async def deliver(self, key: Hashable, payload: Any, record: Record) -> None:
-        path = str(key)
+    async def deliver(self, delivery: Delivery[SetValue | RemoveTopic], record: Record) -> None:
+        path = delivery.key
+        action = delivery.payload
         session = await self.connection.session()
         try:
-            if payload is _REMOVE:
+            if action is _REMOVE:
                 await asyncio.wait_for(session.topics.remove_topic(">" + path), self.timeout)
                 return
             try:
                 await asyncio.wait_for(
-                    session.topics.set_topic(path, payload, specification=self.datatype), self.timeout
+                    session.topics.set_topic(path, action.value, specification=self.datatype), self.timeout
                 )
             except NoSuchTopicError:
                 await asyncio.wait_for(
-                    session.topics.add_and_set_topic(path, self.specification, payload), self.timeout
+                    session.topics.add_and_set_topic(path, self.specification, action.value), self.timeout
                 )
         except asyncio.CancelledError:
             raise
@@ -108,9 +131,3 @@ class DiffusionSink(SinkConnector):
                 # A hung or closed session is replaced; the update is retried on the new one, in order.
                 self.connection.mark_lost(session)
             raise error from exc
-
-
-def install(app: Any, loaded: Any, settings: Any) -> DiffusionSink:
-    sink = DiffusionSink(app, loaded, settings)
-    sink.install()
-    return sink

@@ -28,21 +28,20 @@ import collections
 import hashlib
 import json
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from streamapp.converters import make_converter
-from streamapp.converters.base import retry_prepare
+from streamapp.core.contract import ConnectorStatus, Counters, SessionStatus
+from streamapp.core.retry import Backoff, retry_transient
 from streamapp.diffusion.connection import DiffusionConnection
 from streamapp.diffusion.subscriber import ConflatingQueue, DiffusionSubscriber, Update
 from streamapp.records import STRING_SCHEMA
-from streamapp.shared_tables import shared_table
 
 from .kafka_topic_names import KafkaTopicPattern, TopicNameError
 from .source_schema import infer
 
-__all__ = ["FINGERPRINT_TABLE", "DiffusionSource", "fingerprint_table", "install"]
+__all__ = ["FINGERPRINT_TABLE", "DiffusionSource"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,25 +51,14 @@ HEADER_TYPE = "diffusion.topic.type"
 HEADER_SEQUENCE = "diffusion.sequence"
 _TOMBSTONE_FP = "tombstone"
 
-def fingerprint_table(app: Any) -> Any:
-    """Per connector and Diffusion path: "<sequence> <fingerprint>" of the last produced record."""
-    return shared_table(
-        app,
-        FINGERPRINT_TABLE,
-        value_type=str,
-        help="Last produced value fingerprint and sequence number per source connector and Diffusion path.",
-    )
-
-
 @dataclass
-class SourceCounters:
-    received: int = 0  # updates drained from the queue
-    produced: int = 0
-    unchanged: int = 0  # snapshot values equal to what was already produced
+class SourceStats:
+    """What the shared counters do not say (shown in the status as they are)."""
+
+    unchanged: int = 0  # snapshot values equal to what was already produced (counted as already delivered)
     tombstones: int = 0
-    invalid_topic: int = 0  # Kafka topic name not legal for that path
-    conversion_errors: int = 0
-    send_retries: int = 0
+    invalid_topic: int = 0  # Kafka topic name not legal for that path (counted as skipped)
+    conversion_errors: int = 0  # (counted as skipped)
     batches: int = 0
 
 
@@ -80,12 +68,15 @@ class DiffusionSource:
     fingerprint_flush_interval = 0.25
     max_in_flight = 2000  # records sent to Kafka and not yet acknowledged
 
-    def __init__(self, app: Any, loaded: Any, settings: Any) -> None:
-        self.app = app
+    kind = "source"
+
+    def __init__(self, worker: Any, loaded: Any) -> None:
+        self.worker = worker
+        self.app = app = worker.app
+        self.settings = settings = worker.settings
         self.loaded = loaded
         self.name = loaded.name
         self.config = cfg = loaded.config
-        self.settings = settings
         self.pattern = KafkaTopicPattern(cfg.kafka_topic)
         self.key_converter = make_converter(
             cfg.key_converter, loaded.key_converter_options, is_key=True
@@ -104,12 +95,18 @@ class DiffusionSource:
         self.replicas = (
             settings.topic_replication_factor if replicas in (-1, None) else replicas
         )
-        self.table = fingerprint_table(app)
+        self.table = worker.table(
+            FINGERPRINT_TABLE,
+            value_type=str,
+            help="Last produced value fingerprint and sequence number per source connector and Diffusion path.",
+        )
         self.channel = app.channel()
-        self.counters = SourceCounters()
+        self.counters = Counters()
+        self.stats = SourceStats()
         self.subscriber: DiffusionSubscriber | None = None
         self.state = "STANDBY"
-        self.paused = False  # set by streamapp.ops (REST API pause/resume)
+        self.paused = False  # set_paused (REST API pause/resume)
+        self.failure: str | None = None
         self._last: dict[
             str, tuple[int, str]
         ] = {}  # path -> (sequence, fingerprint) produced
@@ -171,6 +168,7 @@ class DiffusionSource:
             cfg.diffusion_password.get_secret_value(),
             name=self.name,
             backoff_max=cfg.diffusion_reconnect_backoff_max_ms / 1000,
+            tls=cfg.tls,
         )
         self.subscriber = DiffusionSubscriber(
             connection,
@@ -198,26 +196,32 @@ class DiffusionSource:
     # --- agent: records into Kafka ------------------------------------------------------------------
 
     async def _agent(self, stream: Any) -> None:
-        self._confirmer = asyncio.create_task(
-            self._confirm(), name=f"source-confirm-{self.name}"
-        )
+        self._confirmer = asyncio.create_task(self._confirm(), name=f"source-confirm-{self.name}")
         async for batch in stream:
+            if self.failure is not None:
+                continue  # stopped: what the queue held is dropped; Diffusion replays current values on restart
             try:
                 await self._produce(batch)
             except asyncio.CancelledError:
                 raise
-            except (
-                Exception
-            ):  # never let the agent die: that would stop the connector silently
-                logger.exception(
-                    "connector %r: unexpected error producing a batch", self.name
-                )
+            except Exception as exc:  # noqa: BLE001 -- a bug must stop the connector visibly, not the agent
+                self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        import traceback
+
+        self.failure = f"unexpected error producing to Kafka: {type(exc).__name__}: {exc}\n" + "".join(
+            traceback.format_exception(exc)
+        )
+        logger.error(
+            "connector %r stopped (an unexpected error): %s: %s. Restart the worker once the cause is fixed.",
+            self.name, type(exc).__name__, exc,
+        )  # fmt: skip
 
     async def _produce(self, batch: list[Update]) -> None:
-        self.counters.batches += 1
+        self.stats.batches += 1
         producer = self.app.producer
         for update in batch:
-            self.counters.received += 1
             prepared = await self._prepare(update)
             if prepared is None:
                 continue
@@ -251,7 +255,7 @@ class DiffusionSource:
                 await self._resend(exc, topic, key, value, headers)
             finally:
                 self._slots.release()
-            self.counters.produced += 1
+            self.counters.delivered += 1
             self._remember(path, seq, fp)
 
     async def _prepare(self, update: Update) -> tuple | None:
@@ -259,7 +263,9 @@ class DiffusionSource:
         try:
             topic = self.pattern.render(path)
         except TopicNameError as exc:
-            self.counters.invalid_topic += 1
+            self.counters.records_in += 1
+            self.counters.skipped += 1
+            self.stats.invalid_topic += 1
             if path not in self._bad_paths and len(self._bad_paths) < 10000:
                 self._bad_paths.add(path)
                 logger.error(
@@ -284,7 +290,9 @@ class DiffusionSource:
                     else "null"
                 )
         except Exception as exc:  # noqa: BLE001
-            self.counters.conversion_errors += 1
+            self.counters.records_in += 1
+            self.counters.skipped += 1
+            self.stats.conversion_errors += 1
             logger.error(
                 "connector %r: cannot convert the value of Diffusion topic '%s': %s",
                 self.name,
@@ -294,14 +302,17 @@ class DiffusionSource:
             return None
         last = self._last_of(path)
         if update.initial and last is not None and last[1] == fp:
-            self.counters.unchanged += 1
+            self.counters.already_delivered += 1
+            self.stats.unchanged += 1
             return None
         if update.removed and (last is None or last[1] == _TOMBSTONE_FP):
+            self.counters.already_delivered += 1
             return None  # nothing produced for it, or already tombstoned
+        self.counters.records_in += 1
         seq = (last[0] if last else 0) + 1
         self._last[path] = (seq, fp)
         if update.removed:
-            self.counters.tombstones += 1
+            self.stats.tombstones += 1
         headers = [
             (HEADER_PATH, path.encode()),
             (HEADER_TYPE, update.type_name.encode()),
@@ -312,35 +323,27 @@ class DiffusionSource:
     async def _ready(self, converter: Any, topic: str, schema: Any) -> None:
         hook = getattr(converter, "prepare_from_connect", None)
         if hook is not None:
-            await retry_prepare(hook, topic, schema, self._waiting)
+            await retry_transient(lambda: hook(topic, schema), self._waiting)
 
     def _waiting(self, exc: BaseException, delay: float) -> None:
+        self.counters.retried += 1
         logger.warning("connector %r: %s; retrying in %.1fs", self.name, exc, delay)
 
-    async def _resend(
-        self, exc: BaseException, topic: str, key: Any, value: Any, headers: Any
-    ) -> None:
-        delay = 0.1
+    async def _resend(self, exc: BaseException, topic: str, key: Any, value: Any, headers: Any) -> None:
+        """Produce again until Kafka takes it (the fingerprint is recorded only after)."""
+        backoff = Backoff(0.1, 5.0)
         while True:
-            self.counters.send_retries += 1
-            logger.warning(
-                "connector %r: producing to %s failed (%s); retrying in %.1fs",
-                self.name,
-                topic,
-                exc,
-                delay,
-            )
+            delay = backoff.next()
+            self.counters.retried += 1
+            logger.warning("connector %r: producing to %s failed (%s); retrying in %.1fs", self.name, topic, exc, delay)
             await asyncio.sleep(delay)
             try:
-                await self.app.producer.send_and_wait(
-                    topic, key, value, None, None, headers
-                )
+                await self.app.producer.send_and_wait(topic, key, value, None, None, headers)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as again:  # noqa: BLE001
                 exc = again
-                delay = min(delay * 2, 5.0)
 
     async def _declare(self, topic: str) -> None:
         try:
@@ -392,18 +395,37 @@ class DiffusionSource:
                     exc,
                 )
 
-    def status(self) -> dict[str, Any]:
-        return {
-            "state": self.state,
-            "queued": len(self.queue),
-            "conflated": self.queue.conflated,
-            "queue_high_water": self.queue.high_water,
-            **self.counters.__dict__,
-            "at": time.time(),
-        }
+    # --- the contract -------------------------------------------------------------------------------
 
+    def set_paused(self, paused: bool) -> None:
+        if paused != self.paused:
+            logger.info("connector %r %s", self.name, "paused" if paused else "resumed")
+        self.paused = paused  # the leader stops draining its queue, which keeps conflating
 
-def install(app: Any, loaded: Any, settings: Any) -> DiffusionSource:
-    source = DiffusionSource(app, loaded, settings)
-    source.install()
-    return source
+    def status(self) -> ConnectorStatus:
+        counters = self.counters.copy()
+        counters.conflated = self.queue.conflated  # replaced in the queue: taken in, never produced
+        counters.records_in += counters.conflated
+        running = self.state == "RUNNING"
+        subscriber = self.subscriber
+        session = None
+        if running and subscriber is not None:
+            c = subscriber.connection
+            session = SessionStatus(c.state, bool(c.connected), c.last_error)
+        if self.failure is not None:
+            state = "FAILED"
+        elif running:
+            state = "PAUSED" if self.paused else "RUNNING"
+        else:
+            state = "UNASSIGNED"
+        return ConnectorStatus(
+            kind="source",
+            state=state,
+            task=running or self.failure is not None,
+            counters=counters,
+            trace=self.failure,
+            topics=tuple(sorted(self._declared)),
+            session=session,
+            queue_depth=len(self.queue),
+            extra={**self.stats.__dict__, "queue_high_water": self.queue.high_water},
+        )

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, runtime_checkable
 
 from streamapp.records import Schema, SchemaAndValue
 
-__all__ = ["NULL", "Converter", "PreparingConverter", "prepare_from_connect", "prepare_to_connect", "retry_prepare"]
+__all__ = ["NULL", "Converter", "PreparingConverter", "prepare_from_connect", "prepare_to_connect"]
 
 NULL = SchemaAndValue(None, None)
 """What converters return for a null message (a tombstone) when they have no schema for it."""
@@ -62,31 +60,3 @@ async def prepare_from_connect(converter: Any, topic: str, schema: Schema | None
     hook = getattr(converter, "prepare_from_connect", None)
     if hook is not None:
         await hook(topic, schema)
-
-
-async def retry_prepare(
-    hook: Callable[[str, Any], Awaitable[None]],
-    topic: str,
-    argument: Any,
-    on_wait: Callable[[BaseException, float], None],
-    *,
-    initial: float = 0.1,
-    maximum: float = 5.0,
-) -> None:
-    """Await ``hook(topic, argument)``, retrying retriable errors with exponential back-off.
-
-    ``on_wait(exc, delay)`` is called before each pause (to count and warn). Record errors
-    (``retriable`` false, e.g. ConversionError) propagate at once. The wait is unbounded: the
-    record must not be dropped or acked while, say, the Schema Registry is down.
-    """
-    delay = initial
-    while True:
-        try:
-            await hook(topic, argument)
-            return
-        except Exception as exc:
-            if not getattr(exc, "retriable", False):
-                raise
-            on_wait(exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, maximum)

@@ -2,21 +2,24 @@
 
 Starts, in order, a Kafka broker (Apache Kafka; Tansu where there is no Java), the Diffusion
 emulator, the CoAP server, the Schema Registry
-(for connectors with ``io.confluent.connect.avro.AvroConverter``) and one worker running the
-sample connectors; waits until each is ready; prints where each listens; optionally feeds
-sample data and reports where it arrives; stops everything (worker first, so it commits) on
-Ctrl-C or SIGTERM.
+(for connectors with ``io.confluent.connect.avro.AvroConverter``), one worker running the
+sample connectors and the web view (the Diffusion topic tree live in a browser, a form to set
+values, the connectors' states and counts); waits until each is ready; prints where each
+listens; optionally feeds sample data and reports where it arrives; stops everything (worker
+first, so it commits) on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .apache_kafka import JavaMissing, java_binary
 from .broker import BrokerProcess, make_broker
@@ -24,6 +27,7 @@ from .coap_server import DevCoapServer
 from .demo import DEMO_TOPICS, DemoFeed
 from .diffusion_emulator import DiffusionEmulator
 from .schema_registry import SchemaRegistryServer
+from .webview import WebView
 from .worker import WorkerProcess
 
 __all__ = ["DevPorts", "run_dev"]
@@ -36,6 +40,7 @@ class DevPorts:
     coap: int = 5683
     web: int = 6066
     registry: int = 8081
+    view: int = 8090
     host: str = "127.0.0.1"
 
 
@@ -161,6 +166,17 @@ async def run_dev(
         for line in worker.output.splitlines():
             if "not implemented yet" in line or "running, from" in line:
                 echo("  " + line.split("] ", 3)[-1].strip())
+
+        view = WebView(
+            host,
+            ports.view,
+            diffusion_url=emulator.url,
+            worker_url=f"http://{host}:{ports.web}",
+            worker_headers=_worker_auth(),
+        )
+        await view.start()
+        stack.push_async_callback(view.stop)
+        echo(f"Web view           {view.url}  (Diffusion topics live, set a value, connector states)")
         echo(f"Ready in {time.monotonic() - started:.1f}s. Ctrl-C stops everything.")
 
         if demo:
@@ -178,8 +194,19 @@ async def run_dev(
         if worker_exit in done and not stop.is_set():
             echo(f"worker exited with code {worker.returncode}; see {worker.log_path}")
             return 1
-        echo("stopping: worker, Schema Registry, CoAP server, Diffusion emulator, broker")
+        echo("stopping: web view, worker, Schema Registry, CoAP server, Diffusion emulator, broker")
     return 0
+
+
+def _worker_auth() -> dict[str, str]:
+    """The worker inherits this environment, so its API may want the token or user set here."""
+    token = os.environ.get("STREAMAPP_API_TOKEN")
+    user, password = os.environ.get("STREAMAPP_API_USERNAME"), os.environ.get("STREAMAPP_API_PASSWORD")
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    if user is not None and password is not None:
+        return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+    return {}
 
 
 async def _cancel(task: asyncio.Task) -> None:

@@ -3,6 +3,12 @@
 The Java connector opened its session with reconnection disabled, so one network blip failed the
 task for good. Here a lost session is replaced: callers ``await connection.session()`` and get the
 current session once one is up; while none is, they wait (and nothing is acked meanwhile).
+
+A wss:// session is opened with the verifying SSL context of :mod:`.tls` (the SDK's own default
+verifies nothing). A server that fails verification (untrusted issuer, expired certificate, host
+mismatch) leaves the connection in state ``TLS_FAILED`` with the reason in ``last_error``, shown in
+the log, ``/streamapp/status`` and ``/readyz``; it is tried again every ``backoff_max`` seconds, as
+a refused password is, since either is fixed on the server side or in the config, not by retrying.
 """
 
 from __future__ import annotations
@@ -12,18 +18,27 @@ import contextlib
 import logging
 import random
 from typing import Any
+from urllib.parse import urlsplit
 
 import diffusion
 
 from streamapp.errors import StreamAppError
 
-__all__ = ["DiffusionConnection", "DiffusionAuthError", "is_open"]
+from .sdk_internals import hide_sdk_credentials
+from .tls import TlsSettings, tls_failure
+
+__all__ = ["DiffusionConnection", "DiffusionAuthError", "DiffusionTlsError", "is_open"]
 
 logger = logging.getLogger(__name__)
+hide_sdk_credentials()  # the SDK logs the password header at DEBUG
 
 
 class DiffusionAuthError(StreamAppError):
     """The server rejected the credentials; retrying with the same ones cannot succeed."""
+
+
+class DiffusionTlsError(StreamAppError):
+    """The server failed TLS verification; no credential was sent to it."""
 
 
 class DiffusionConnection:
@@ -37,8 +52,11 @@ class DiffusionConnection:
         connect_timeout: float = 10.0,
         backoff_initial: float = 0.2,
         backoff_max: float = 10.0,
+        tls: TlsSettings | None = None,
     ) -> None:
         self.url = url
+        self.tls = tls or TlsSettings()  # wss:// only; the default trusts the system trust store
+        self._ssl_context = self.tls.client_context() if urlsplit(url).scheme == "wss" else None
         self.principal = principal
         self._password = password
         self.name = name
@@ -99,6 +117,12 @@ class DiffusionConnection:
                 )
                 await asyncio.sleep(self.backoff_max)
                 continue
+            except DiffusionTlsError as exc:
+                self.state = "TLS_FAILED"
+                self.last_error = str(exc)
+                logger.error("%s (retrying in %.1fs)", exc, self.backoff_max)
+                await asyncio.sleep(self.backoff_max)
+                continue
             except Exception as exc:  # any connect failure: back off and try again
                 self.state = "RECONNECTING"
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -119,6 +143,8 @@ class DiffusionConnection:
 
         self.state = "CONNECTING"
         factory = diffusion.sessions().principal(self.principal).credentials(diffusion.Credentials(self._password))
+        if self._ssl_context is not None:
+            factory = factory.ssl_context(self._ssl_context)
         try:
             session = await asyncio.wait_for(factory.open(self.url), self.connect_timeout)
         except ServerConnectionResponseError as exc:
@@ -126,6 +152,11 @@ class DiffusionConnection:
                 raise DiffusionAuthError(
                     f"connector {self.name!r}: Diffusion at {self.url} rejected principal {self.principal!r}"
                 ) from None
+            raise
+        except Exception as exc:
+            reason = tls_failure(exc, self.url, self.tls) if self._ssl_context is not None else None
+            if reason is not None:
+                raise DiffusionTlsError(f"connector {self.name!r}: {reason}") from None
             raise
         self._session = session
         self._lost.clear()

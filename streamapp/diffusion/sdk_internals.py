@@ -17,19 +17,27 @@ heap, paused the worker for 100+ ms. A conversation that the server's response f
 (``respond`` returned HANDLED_AND_FINISHED, or an error response completed it exceptionally) gets
 no further message, so it is removed from its set then. Conversations still open, and those
 discarded without a response (a closing session), stay as the SDK keeps them.
+
+**Credentials in debug logs** (:func:`hide_sdk_credentials`, installed by
+:mod:`streamapp.diffusion.connection`). At DEBUG the SDK logs the headers of its WebSocket upgrade
+request ("Connecting."), the ``password`` header included: base64 of the password, as good as the
+password itself. ``STREAMAPP_DIFFUSION_SDK_LOG_LEVEL=DEBUG`` would put it in the worker log. A
+filter on the two loggers that log those headers replaces the value.
 """
 
 from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-__all__ = ["CONVERSATIONS_MODULE", "RESOLVER_MODULE", "install"]
+__all__ = ["CONVERSATIONS_MODULE", "HEADER_LOGGERS", "RESOLVER_MODULE", "hide_sdk_credentials", "install"]
 
 RESOLVER_MODULE = "diffusion.internal.serialisers.base"
 CONVERSATIONS_MODULE = "diffusion.internal.protocol.conversations"
@@ -125,3 +133,24 @@ def install() -> None:
             patch(loaded)
     if not any(isinstance(finder, _PatchingFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _PatchingFinder())
+
+
+#: The SDK's loggers that log the connection request's headers (aiohttp and websockets transports).
+HEADER_LOGGERS = ("diffusion.internal.session.connection", "diffusion.internal.session.transports.websockets")
+# structlog renders the event to JSON before the stdlib record is made: the message is that JSON.
+_PASSWORD_HEADER = re.compile(r'("password":\s*")[^"]*(")')
+
+
+class _HideCredentials(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and '"password"' in record.msg:
+            record.msg = _PASSWORD_HEADER.sub(r"\1[hidden]\2", record.msg)
+        return True
+
+
+def hide_sdk_credentials() -> None:
+    """Install the filter (idempotent)."""
+    for name in HEADER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _HideCredentials) for f in logger.filters):
+            logger.addFilter(_HideCredentials())

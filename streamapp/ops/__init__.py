@@ -16,26 +16,20 @@ from .health import HealthSensor
 from .metrics import install_metrics
 
 if TYPE_CHECKING:
-    import faust
-
-    from streamapp.settings import WorkerSettings
+    from streamapp.worker import Worker
 
 __all__ = ["install_ops"]
 
-_installed: dict[int, ClusterStatus] = {}
 
-
-def install_ops(app: "faust.App", settings: "WorkerSettings") -> ClusterStatus:
+def install_ops(worker: Worker) -> ClusterStatus:
     """Add the tables, timers, sensors and routes; call before the worker starts (routes are
     added before Faust's own, so ``GET /`` is Connect's version document, not Faust's index)."""
-    cluster = _installed.get(id(app))
-    if cluster is not None:
-        return cluster
-    cluster = ClusterStatus(app, settings.status_interval)
+    app, settings = worker.app, worker.settings
+    cluster = ClusterStatus(worker, settings.status_interval)
     cluster.install()
     sensor = HealthSensor(cluster)
     app.sensors.add(sensor)
-    install_metrics(app, cluster.local_snapshot)
+    registry = install_metrics(worker, cluster.local_snapshot)
     web_app = app.web.web_app
     web_app.middlewares.append(
         auth_middleware(
@@ -44,6 +38,5 @@ def install_ops(app: "faust.App", settings: "WorkerSettings") -> ClusterStatus:
             settings.api_password.get_secret_value() if settings.api_password else None,
         )
     )
-    add_routes(web_app.router, ConnectApi(app, cluster, sensor, settings))
-    _installed[id(app)] = cluster
+    add_routes(web_app.router, ConnectApi(worker, cluster, sensor, registry))
     return cluster

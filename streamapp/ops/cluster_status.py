@@ -34,16 +34,14 @@ import asyncio
 import json
 import logging
 import os
-import re
 import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from streamapp.runtime import connector_instances, loaded_connectors
-from streamapp.shared_tables import shared_table
+from streamapp.core.contract import ConnectorStatus
 
 if TYPE_CHECKING:
-    import faust
+    from streamapp.worker import Worker
 
 __all__ = ["ClusterStatus", "STATUS_TABLE", "CONTROL_TABLE"]
 
@@ -54,32 +52,30 @@ CONTROL_TABLE = "streamapp-connector-control"
 _STALE_MARGIN = 5.0  # s beyond three intervals: a loaded worker may publish late
 
 
-def worker_id(app: "faust.App") -> str:
+def worker_id(app: Any) -> str:
     url = app.conf.canonical_url
     return f"{url.host}:{url.port}"
 
 
 class ClusterStatus:
-    """One per app: publishes this worker's status and applies the control records."""
+    """One per worker: publishes this worker's status and applies the control records."""
 
-    def __init__(self, app: "faust.App", interval: float) -> None:
-        self.app = app
+    def __init__(self, worker: Worker, interval: float) -> None:
+        self.worker = worker
+        self.app = worker.app
         self.interval = interval
-        self.status = shared_table(
-            app,
+        self.status = worker.table(
             STATUS_TABLE,
             value_type=str,
             help="Per worker: its connectors' state, assignment, delivered offsets, lag and counters (JSON).",
         )
-        self.control = shared_table(
-            app,
+        self.control = worker.table(
             CONTROL_TABLE,
             value_type=str,
             help="Per connector: paused or not, and restart requests (JSON), followed by every worker.",
         )
         self._previous: dict[str, tuple[float, dict[str, int]]] = {}
         self._restarts_seen: dict[str, int] = {}
-        self._paused_tps: dict[str, set[Any]] = {}
         self.ready = False  # tables recovered: the first rebalance ended
 
     def install(self) -> None:
@@ -92,109 +88,33 @@ class ClusterStatus:
 
     # --- this worker --------------------------------------------------------------------------------
 
+    def statuses(self) -> dict[str, ConnectorStatus | None]:
+        """Each configured connector's status here; None for a type this version cannot run."""
+        connectors = self.worker.connectors
+        out: dict[str, ConnectorStatus | None] = {}
+        for loaded in self.worker.loaded:
+            connector = connectors.get(loaded.name)
+            out[loaded.name] = connector.status() if connector is not None else None
+        return out
+
     def local_snapshot(self) -> dict[str, dict[str, Any]]:
         """This worker's view of each configured connector (JSON-ready)."""
-        instances = connector_instances(self.app)
+        kinds = {loaded.name: loaded.type for loaded in self.worker.loaded}
         out: dict[str, dict[str, Any]] = {}
-        for loaded in loaded_connectors(self.app):
-            instance = instances.get(loaded.name)
-            if instance is None:
-                out[loaded.name] = {
-                    "type": loaded.type.kind,
+        for name, status in self.statuses().items():
+            if status is None:
+                out[name] = {
+                    "kind": kinds[name].kind,
                     "state": "FAILED",
                     "task": False,
-                    "trace": f"{loaded.type.class_name} is not implemented in this version of streamapp",
+                    "trace": f"{kinds[name].class_name} is not implemented in this version of streamapp",
                     "counters": {},
                     "partitions": [],
                     "topics": [],
                 }
-                continue
-            if loaded.type.kind == "source":
-                out[loaded.name] = self._source_snapshot(instance)
             else:
-                out[loaded.name] = self._sink_snapshot(instance)
+                out[name] = status.to_json()
         return out
-
-    def _sink_snapshot(self, sink: Any) -> dict[str, Any]:
-        counters = sink.counters
-        partitions = []
-        for tp in sorted(self._assigned(sink)):
-            delivered = sink.offsets.get(tp.topic, tp.partition)
-            end = self._end_offset(tp)
-            lag = None if end is None else max(0, end - delivered - 1)
-            partitions.append(
-                {"topic": tp.topic, "partition": tp.partition, "delivered": delivered, "end_offset": end, "lag": lag}
-            )
-        failed = sink.state == "FAILED"
-        if failed:
-            state = "FAILED"
-        elif getattr(sink, "paused", False):
-            state = "PAUSED"
-        elif sink.state == "RUNNING":
-            state = "RUNNING"
-        else:
-            state = "UNASSIGNED"
-        connection = getattr(sink, "connection", None)
-        return {
-            "type": "sink",
-            "state": state,
-            "task": bool(partitions) or failed,
-            "trace": _trace(sink.failure) if failed and sink.failure is not None else None,
-            "counters": {
-                "records_in": counters.records_in,
-                "delivered": counters.delivered,
-                "failed": counters.failed,
-                "retried": counters.retried,
-                "dead_lettered": counters.dead_lettered,
-                "skipped": counters.skipped,
-                "already_delivered": counters.already_delivered,
-            },
-            "diffusion": _session(connection),
-            "partitions": partitions,
-            "topics": sorted({p["topic"] for p in partitions}),
-        }
-
-    def _source_snapshot(self, source: Any) -> dict[str, Any]:
-        counters = source.counters
-        running = source.state == "RUNNING"
-        subscriber = source.subscriber
-        return {
-            "type": "source",
-            "state": ("PAUSED" if getattr(source, "paused", False) else "RUNNING") if running else "UNASSIGNED",
-            "task": running,
-            "trace": None,
-            "counters": {
-                "records_in": counters.received,
-                "delivered": counters.produced,
-                "failed": counters.conversion_errors + counters.invalid_topic,
-                "retried": counters.send_retries,
-                "dead_lettered": 0,
-                "conflated": source.queue.conflated,
-            },
-            "diffusion": _session(subscriber.connection) if running and subscriber is not None else None,
-            "queue_depth": len(source.queue),
-            "partitions": [],
-            "topics": sorted(source._declared),
-        }
-
-    def _assigned(self, sink: Any) -> set[Any]:
-        try:
-            assignment = self.app.consumer.assignment()
-        except Exception:  # noqa: BLE001 -- no consumer yet (starting)
-            return set()
-        topic = sink.source
-        if topic.pattern is not None:
-            pattern = re.compile(topic.pattern) if isinstance(topic.pattern, str) else topic.pattern
-            return {tp for tp in assignment if pattern.fullmatch(tp.topic)}
-        names = set(topic.topics or ())
-        return {tp for tp in assignment if tp.topic in names}
-
-    def _end_offset(self, tp: Any) -> int | None:
-        try:
-            end = self.app.consumer.highwater(tp)
-        except Exception:  # noqa: BLE001 -- not fetched yet
-            return None
-        return None if end is None or end < 0 else int(end)
 
     async def _publish(self) -> None:
         if not self.ready or self.app.rebalancing:
@@ -261,8 +181,7 @@ class ClusterStatus:
 
     def on_rebalance_end(self) -> None:
         self.ready = True
-        self._paused_tps.clear()  # Faust's recovery has just resumed every partition
-        self.apply()
+        self.apply()  # Faust's recovery has just resumed every partition: pause again what is paused
 
     async def _follow(self) -> None:
         if self.ready and not self.app.rebalancing:
@@ -270,43 +189,17 @@ class ClusterStatus:
 
     def apply(self) -> None:
         """Make this worker's connectors match the control table (idempotent)."""
-        instances = connector_instances(self.app)
-        for loaded in loaded_connectors(self.app):
-            instance = instances.get(loaded.name)
-            if instance is None:
-                continue
-            target = self.target(loaded.name)
-            if loaded.type.kind == "sink":
-                self._apply_sink_pause(loaded.name, instance, target["paused"])
-            else:
-                if getattr(instance, "paused", False) != target["paused"]:
-                    logger.info("connector %r %s", loaded.name, "paused" if target["paused"] else "resumed")
-                instance.paused = target["paused"]  # DiffusionSource stops draining its queue while set
-            self._apply_restart(loaded.name, instance, target["restart"])
-
-    def _apply_sink_pause(self, name: str, sink: Any, paused: bool) -> None:
-        consumer = self.app.consumer
-        held = self._paused_tps.get(name, set())
-        if paused:
-            tps = self._assigned(sink)
-            # Pause every time: Faust re-activates partitions on its own (recovery, buffer drained).
-            consumer.pause_partitions(tps)
-            if not getattr(sink, "paused", False):
-                logger.info("connector %r paused: partitions %s no longer fetched", name, _tps(tps))
-            self._paused_tps[name] = tps
-            sink.paused = True
-        elif getattr(sink, "paused", False):
-            consumer.resume_partitions(held & self._assigned(sink))
-            self._paused_tps.pop(name, None)
-            sink.paused = False
-            logger.info("connector %r resumed", name)
+        for name, connector in self.worker.connectors.items():
+            target = self.target(name)
+            connector.set_paused(target["paused"])
+            self._apply_restart(name, connector, target["restart"])
 
     def _apply_restart(self, name: str, instance: Any, requested: int) -> None:
         seen = self._restarts_seen.setdefault(name, requested)  # requests made before this worker started are done
         if requested <= seen:
             return
         self._restarts_seen[name] = requested
-        if getattr(instance, "state", None) != "FAILED":
+        if instance.status().state != "FAILED":
             logger.info("connector %r: restart requested; it is running here, nothing to restart", name)
             return
         logger.warning(
@@ -315,17 +208,3 @@ class ClusterStatus:
             name,
         )
         asyncio.get_running_loop().call_soon(os.kill, os.getpid(), signal.SIGTERM)
-
-
-def _session(connection: Any) -> dict[str, Any] | None:
-    if connection is None or not hasattr(connection, "connected"):
-        return None
-    return {"state": connection.state, "connected": bool(connection.connected), "last_error": connection.last_error}
-
-
-def _trace(failure: Any) -> str:
-    return failure.describe() + "\n" + failure.trace
-
-
-def _tps(tps: set[Any]) -> str:
-    return ", ".join(f"{tp.topic}/{tp.partition}" for tp in sorted(tps)) or "(none assigned here)"

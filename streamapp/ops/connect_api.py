@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from streamapp.runtime import loaded_connectors
-
 from . import connect_shapes as shapes
 from . import health
 from .metrics import CONTENT_TYPE_LATEST, render
 
 if TYPE_CHECKING:
-    import faust
+    from prometheus_client import CollectorRegistry
+
+    from streamapp.worker import Worker
 
     from .cluster_status import ClusterStatus
 
@@ -36,11 +36,15 @@ def _error(status: int, message: str) -> web.Response:
 
 
 class ConnectApi:
-    def __init__(self, app: "faust.App", cluster: "ClusterStatus", sensor: health.HealthSensor, settings: Any) -> None:
-        self.app = app
+    def __init__(
+        self, worker: Worker, cluster: ClusterStatus, sensor: health.HealthSensor, registry: CollectorRegistry
+    ) -> None:
+        self.worker = worker
+        self.app = worker.app
+        self.settings = worker.settings
         self.cluster = cluster
         self.sensor = sensor
-        self.settings = settings
+        self.registry = registry
 
     # --- helpers ------------------------------------------------------------------------------------
 
@@ -54,7 +58,7 @@ class ConnectApi:
                 topics=tuple(getattr(c.config, "topics", ()) or ()),
                 implemented=c.implemented,
             )
-            for c in loaded_connectors(self.app)
+            for c in self.worker.loaded
         ]
 
     def view(self, request: web.Request) -> shapes.ConnectorView:
@@ -168,9 +172,9 @@ class ConnectApi:
         return web.Response(status=204)
 
     async def plugins(self, request: web.Request) -> web.Response:
-        import streamapp.connectors  # noqa: F401  (registers the connector types)
+        import streamapp.connector_types  # noqa: F401  (registers the connector types)
         from streamapp import __version__
-        from streamapp.connectors import registered
+        from streamapp.core.registry import registered
 
         return web.json_response(
             [{"class": t.class_name, "type": t.kind, "version": __version__} for t in registered()]
@@ -207,7 +211,7 @@ class ConnectApi:
         return web.json_response(body, status=status)
 
     async def metrics(self, request: web.Request) -> web.Response:
-        return web.Response(body=render(self.app), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(body=render(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def _json_text(value: str) -> str:

@@ -85,7 +85,7 @@ def readiness(app: "faust.App", sensor: HealthSensor, cluster: "ClusterStatus") 
             checks.append(_check(f"connector:{name}", False, first))
         else:
             checks.append(_check(f"connector:{name}", True, snap["state"]))
-        session = snap.get("diffusion")
+        session = snap.get("session")
         if session is not None:
             detail = session["state"] + (f": {session['last_error']}" if session.get("last_error") else "")
             checks.append(_check(f"diffusion:{name}", session["connected"], detail))

@@ -79,10 +79,15 @@ def render_status(doc: dict[str, Any]) -> str:
         + ", ".join(w["worker_id"] + (" (leader)" if w.get("leader") else "") for w in workers),
         "",
     ]
-    rows = [["CONNECTOR", "TYPE", "STATE", "TASKS", "IN", "DELIVERED", "FAILED", "DEAD-LETTERED", "IN/S", "OUT/S", "LAG"]]
+    rows = [
+        [
+            "CONNECTOR", "TYPE", "STATE", "TASKS", "IN", "DELIVERED", "FAILED", "DEAD-LETTERED", "SKIPPED",
+            "CONFLATED", "IN/S", "OUT/S", "LAG",
+        ]
+    ]  # fmt: skip
     details: list[str] = []
     for name, status in doc.get("connectors", {}).items():
-        totals = {"records_in": 0, "delivered": 0, "failed": 0, "dead_lettered": 0}
+        totals = {"records_in": 0, "delivered": 0, "failed": 0, "dead_lettered": 0, "skipped": 0, "conflated": 0}
         rates: dict[str, float] = {}
         lag: int | None = None
         for worker in workers:
@@ -97,10 +102,17 @@ def render_status(doc: dict[str, Any]) -> str:
                 details.append(
                     f"  {name}  {part['topic']}/{part['partition']}  delivered offset {part['delivered']}  "
                     f"end offset {part.get('end_offset') if part.get('end_offset') is not None else '?'}  "
-                    f"lag {part.get('lag') if part.get('lag') is not None else '?'}  on {worker['worker_id']}"
+                    f"lag {part.get('lag') if part.get('lag') is not None else '?'}  "
+                    f"committed {part.get('committed') if part.get('committed') is not None else '-'}  "
+                    f"on {worker['worker_id']}"
                 )
             if snap.get("queue_depth") is not None and snap.get("task"):
                 details.append(f"  {name}  queue depth {snap['queue_depth']}  on {worker['worker_id']}")
+            session = snap.get("session") or {}
+            if session and not session.get("connected") and session.get("last_error"):
+                details.append(
+                    f"  {name}  Diffusion {session['state']} on {worker['worker_id']}: {session['last_error']}"
+                )
         tasks = status.get("tasks", [])
         task_text = ", ".join(f"{t['id']}:{t['state']}" for t in tasks) or "none"
         rows.append(
@@ -113,6 +125,8 @@ def render_status(doc: dict[str, Any]) -> str:
                 str(totals["delivered"]),
                 str(totals["failed"]),
                 str(totals["dead_lettered"]),
+                str(totals["skipped"]),
+                str(totals["conflated"]),
                 _rate(rates.get("records_in")),
                 _rate(rates.get("delivered")),
                 "-" if lag is None else str(lag),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from streamapp.coap.dtls_x509.jks import JksError, read_jks
+from streamapp.tls.jks import JksError, read_jks
 from tests.fixtures.pki import STORE_PASSWORD
 
 

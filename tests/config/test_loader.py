@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import streamapp.connectors  # noqa: F401
+import streamapp.connector_types  # noqa: F401
 from streamapp.config.loader import load_connectors
 from streamapp.config.types import HIDDEN
 

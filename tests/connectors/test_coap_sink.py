@@ -225,7 +225,7 @@ async def test_noop_with_a_dead_letter_topic(stack):
     assert (dead[0].key, dead[0].value) == (b"1", b"[1, 2]")
     headers = dict(dead[0].headers)
     assert headers["trace"] == b"t-1"
-    assert headers["__connect.errors.stage"] == b"MAPPING"
+    assert headers["__connect.errors.stage"] == b"TASK_PUT"
     assert b"cannot select fields from a JSON array" in headers["__connect.errors.exception.message"]
 
 

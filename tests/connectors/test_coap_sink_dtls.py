@@ -152,12 +152,12 @@ async def test_untrusted_server_and_missing_client_certificate_stop_with_nothing
     await produce(stack["bootstrap"], t["untrusted"], [(None, b'{"id": 1}')])
     await produce(stack["bootstrap"], t["nocert"], [(None, b'{"id": 1}')])
     await worker.wait_for(
-        rf"connector 'untrusted' stopped: record {t['untrusted']}/0@0 failed at DELIVERY: CoapDeliveryError: "
+        rf"connector 'untrusted' stopped \(connect\.coap\.error\.policy=THROW\): record {t['untrusted']}/0@0 failed at TASK_PUT: Coap\w+: "
         rf"PUT coaps://\S+/u/r failed: DTLS handshake with \S+ failed: the server is not trusted: the server's "
         r"certificate \(CN=rogue server,O=streamapp tests, issued by CN=rogue CA,O=streamapp tests\): its issuer is "
         r"not among the trust anchors", timeout=TIMEOUT)
     await worker.wait_for(
-        rf"connector 'nocert' stopped: record {t['nocert']}/0@0 failed at DELIVERY: CoapDeliveryError: "
+        rf"connector 'nocert' stopped \(connect\.coap\.error\.policy=THROW\): record {t['nocert']}/0@0 failed at TASK_PUT: Coap\w+: "
         r"PUT coaps://\S+/n/r failed: DTLS handshake with \S+ failed: the server sent alert bad_certificate \(42\): "
         r"the server requires a client certificate and none is configured \(no client certificate is configured: "
         r"set connect\.coap\.keystore\.path", timeout=TIMEOUT)

@@ -124,14 +124,14 @@ async def test_throw_exhausted_retry_and_wrong_psk_stop_unacked_then_deliver_aft
     await produce(policies["bootstrap"], t["exhaust"], values(2))
     await produce(policies["bootstrap"], t["psk"], values(1))
     await worker.wait_for(
-        rf"connector 'throw' stopped: record {t['throw']}/0@0 failed at DELIVERY: CoapDeliveryError: "
-        r"PUT \S+/throw/r answered 5\.00 Internal Server Error \(no payload\) \(connect\.coap\.error\.policy=THROW\)",
+        rf"connector 'throw' stopped \(connect\.coap\.error\.policy=THROW\): record {t['throw']}/0@0 failed at TASK_PUT: Coap\w+: "
+        r"PUT \S+/throw/r answered 5\.00 Internal Server Error \(no payload\)\. The record is not acked",
         timeout=TIMEOUT)
     await worker.wait_for(
-        rf"connector 'exhaust' stopped: record {t['exhaust']}/0@0 failed at DELIVERY: CoapDeliveryError: "
+        rf"connector 'exhaust' stopped \(connect\.coap\.error\.policy=RETRY\): record {t['exhaust']}/0@0 failed at TASK_PUT: Coap\w+: "
         r"PUT \S+/exhaust/r answered 4\.00 Bad Request \(no payload\); gave up after 2 retries", timeout=TIMEOUT)
     await worker.wait_for(
-        rf"connector 'psk' stopped: record {t['psk']}/0@0 failed at DELIVERY: CoapDeliveryError: PUT coaps://\S+/psk/r: "
+        rf"connector 'psk' stopped \(connect\.coap\.error\.policy=THROW\): record {t['psk']}/0@0 failed at TASK_PUT: Coap\w+: PUT coaps://\S+/psk/r: "
         r"no response within 1\.5 s; the DTLS handshake did not complete: check the pre-shared key", timeout=TIMEOUT)
     assert len([r for r in server.history if r.path == "/throw/r"]) == 1  # THROW: tried once, nothing after it
     assert len([r for r in server.history if r.path == "/exhaust/r"]) == 3  # the first try and 2 retries

@@ -251,10 +251,15 @@ async def test_bad_records_go_to_dead_letter_topic_and_good_ones_flow(sink_stack
     assert first["__connect.errors.partition"] == b"0"
     assert first["__connect.errors.offset"] == b"0"
     assert first["__connect.errors.connector.name"] == b"dlq"
-    assert first["__connect.errors.stage"] == b"VALUE_CONVERTER"
+    assert first["__connect.errors.task.id"] == b"0"
+    assert first["__connect.errors.stage"] == b"VALUE_CONVERTER"  # Connect's stage names
+    assert first["__connect.errors.class.name"] == b"org.apache.kafka.connect.json.JsonConverter"  # what failed
+    assert first["__connect.errors.exception.class.name"].endswith(b"ConversionError")
     assert b"json" in first["__connect.errors.exception.message"].lower()
+    assert b"Traceback" in first["__connect.errors.exception.stacktrace"]
     second = dict(dead[1].headers)
-    assert second["__connect.errors.stage"] == b"MAPPING"
+    assert second["__connect.errors.stage"] == b"TASK_PUT"  # the connector's own work: mapping to a path
+    assert second["__connect.errors.class.name"] == b"com.diffusiondata.connect.diffusion.sink.DiffusionSinkTask"
     assert b"${key}" in second["__connect.errors.exception.message"]
 
 

@@ -112,6 +112,6 @@ async def test_dev_stack_comes_up_answers_clients_and_stops_on_ctrl_c(tmp_path):
             proc.send_signal(signal.SIGINT)
         code = await asyncio.wait_for(proc.wait(), 60)
     assert code == 0, out.read_text()[-3000:]
-    assert "stopping: worker, Schema Registry, CoAP server, Diffusion emulator, broker" in out.read_text()
+    assert "stopping: web view, worker, Schema Registry, CoAP server, Diffusion emulator, broker" in out.read_text()
     assert not _alive(worker_pid)
     assert "Traceback" not in out.read_text()

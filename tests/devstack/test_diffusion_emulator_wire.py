@@ -7,6 +7,7 @@ encodes, the bytes are right.
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import aiohttp
 import diffusion.datatypes as dt
@@ -17,6 +18,7 @@ from diffusion.internal.session.credentials import Credentials as SdkCredentials
 
 from streamapp.devstack.diffusion_emulator import wire
 from streamapp.devstack.diffusion_emulator.codes import ConnectionResponseCode, ErrorReason
+from streamapp.devstack.diffusion_emulator.handshake import ConnectionRequest, parse_properties
 from streamapp.devstack.diffusion_emulator.security import Authenticator, Principal
 from streamapp.devstack.diffusion_emulator.selectors import parse_selector
 from streamapp.devstack.diffusion_emulator.session import EmulatedSession
@@ -27,7 +29,7 @@ from streamapp.devstack.diffusion_emulator.topics import (
     canonical_path,
     validate_value,
 )
-from tests.fixtures.diffusion import diffusion_session
+from tests.fixtures.diffusion import diffusion_session, wait_until
 
 # --- primitives ----------------------------------------------------------------------------------
 
@@ -86,7 +88,7 @@ def test_session_properties_header_round_trips_the_sdk_encoding() -> None:
 
 
 def test_connection_response_is_55_bytes_and_parsed_by_the_sdk() -> None:
-    frame = wire.connection_response(0xABC, 7, b"A" * 24, 30_000, 1 << 20)
+    frame = wire.connection_response(0xABC, 7, b"A" * 24, 30_000, 1 << 20, version=25)
     assert len(frame) == 55
     parsed = Protocol.parse_response(frame)
     assert str(parsed.session_id) == "0000000000000abc-0000000000000007"
@@ -103,7 +105,7 @@ def test_connection_response_is_55_bytes_and_parsed_by_the_sdk() -> None:
     ],
 )
 def test_rejection_is_three_bytes_the_sdk_raises_on(code: int, sdk_code: ResponseCode) -> None:
-    frame = wire.connection_rejected(code)
+    frame = wire.connection_rejected(code, version=25)
     assert frame == bytes((0x23, 25, code))
     with pytest.raises(ServerConnectionResponseError) as info:
         Protocol.parse_response(frame)
@@ -196,7 +198,7 @@ def test_properties_compare_booleans_case_insensitively() -> None:
 
 
 def test_last_matching_selection_decides() -> None:
-    session = EmulatedSession(1, 1, Principal("admin"))
+    session = EmulatedSession(1, 1, Principal("admin"), protocol_version=25)
     session.add_selection(True, parse_selector("?a//"))
     session.add_selection(False, parse_selector(">a/b"))
     assert session.selects("a/c")
@@ -208,7 +210,7 @@ def test_last_matching_selection_decides() -> None:
 
 
 def test_unsubscribing_everything_leaves_no_selections() -> None:
-    session = EmulatedSession(1, 1, Principal("admin"))
+    session = EmulatedSession(1, 1, Principal("admin"), protocol_version=25)
     session.add_selection(False, parse_selector("?x//"))
     session.add_selection(True, parse_selector(">a"))
     session.add_selection(False, parse_selector(">a"))
@@ -239,9 +241,11 @@ async def _raw_handshake(url: str, headers: dict[str, str]) -> bytes:
         return msg.data
 
 
-async def test_handshake_with_other_protocol_version_is_a_protocol_error(diffusion_emulator) -> None:
-    data = await _raw_handshake(diffusion_emulator.url, {"v": "24", "username": "admin"})
-    assert data == bytes((0x23, 25, ConnectionResponseCode.CONNECTION_PROTOCOL_ERROR))
+@pytest.mark.parametrize("version", ["24", "30", "", "x"])
+async def test_handshake_with_unspoken_protocol_version_is_a_protocol_error(diffusion_emulator, version) -> None:
+    # Answered with the newest version spoken, which a client reports as a version mismatch.
+    data = await _raw_handshake(diffusion_emulator.url, {"v": version, "username": "admin"})
+    assert data == bytes((0x23, 29, ConnectionResponseCode.CONNECTION_PROTOCOL_ERROR))
 
 
 async def test_handshake_resuming_a_session_gets_unknown_session(diffusion_emulator) -> None:
@@ -293,3 +297,35 @@ async def test_malformed_and_unknown_requests_get_service_errors_and_the_session
         assert (reason, cid) == (ErrorReason.UNSUPPORTED, 2) and "service-200" in message
         await ws.send_bytes(b"\x63")  # unknown message type: ignored
         assert await request(b"\x00\x38\x03") == (6, 3, "")  # USER_PING still answered
+
+
+async def test_handshake_parameters_in_the_query_string_as_the_javascript_client_sends_them(diffusion_emulator) -> None:
+    password = base64.b64encode(b"\x01\x08password").decode()
+    query = f"ty=WB&v=29&ca=8&r=60000&sp=%7B%22a%22%3A%22b%22%7D&username=admin&password={password}"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"{diffusion_emulator.url}/diffusion?{query}") as ws,
+    ):
+        data = (await asyncio.wait_for(ws.receive(), 5)).data
+        assert (len(data), data[:3]) == (55, bytes((0x23, 29, ConnectionResponseCode.OK)))
+        await wait_until(lambda: any(s.client_type == "WB" for s in diffusion_emulator.sessions()))
+        (info,) = [s for s in diffusion_emulator.sessions() if s.client_type == "WB"]
+        assert (info.principal, info.protocol_version, info.properties) == ("admin", 29, {"a": "b"})
+
+
+def test_headers_win_over_the_query_string() -> None:
+    request = ConnectionRequest.from_http({"v": "25", "username": "a"}, {"v": "29", "username": "b", "ty": "WB"})
+    assert (request.version, request.username, request.client_type) == ("25", "a", "WB")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"k":"v","n":1}', {"k": "v", "n": "1"}),
+        ('"k","v"', {"k": "v"}),
+        ("{not json", {}),
+        ("", {}),
+    ],
+)
+def test_session_properties_in_either_clients_format(text: str, expected: dict[str, str]) -> None:
+    assert parse_properties(text) == expected

@@ -1,5 +1,5 @@
 """Health, metrics, the Connect REST API and `streamapp status` against one real worker process,
-the Tansu broker and a private Diffusion emulator (whose fault hooks take the session down)."""
+the session's Kafka broker and a private Diffusion emulator (whose fault hooks take the session down)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import pytest
 
 from streamapp.config.converter_options import AvroConverterOptions
 from streamapp.converters import AvroConverter, ConversionError, make_converter
-from streamapp.converters.base import retry_prepare
+from streamapp.core.retry import Backoff, retry_transient
 from streamapp.converters.registry_client import RegistryUnavailableError, redact_url
 from streamapp.records import INT32_SCHEMA, STRING_SCHEMA, Struct, struct_schema
 from tests.fixtures.avro import AvroProducer, wire
@@ -194,22 +194,22 @@ async def test_an_unreachable_registry_is_retriable_and_never_shows_the_password
     await conv.close()
 
 
-async def test_retry_prepare_waits_out_an_outage_and_passes_record_errors(schema_registry):
+async def test_a_registry_outage_is_waited_out_and_record_errors_pass(schema_registry):
     producer = AvroProducer(schema_registry.url)
     data = await producer.encode("outage-value", SCHEMA, {"id": "a", "v": 1})
     conv = converter(schema_registry.url)
     waits = []
     await schema_registry.stop()
-    task = asyncio.create_task(retry_prepare(conv.prepare_to_connect, "outage", data, lambda e, d: waits.append(d),
-                                             initial=0.05, maximum=0.2))
+    task = asyncio.create_task(retry_transient(lambda: conv.prepare_to_connect("outage", data),
+                                               lambda e, d: waits.append(d), Backoff(0.05, 0.2)))
     await asyncio.sleep(0.6)
     assert not task.done() and len(waits) >= 3 and waits[:3] == [0.05, 0.1, 0.2]
     await schema_registry.start()
     await asyncio.wait_for(task, 5)
     assert conv.to_connect("outage", data).value.get("id") == "a"
     with pytest.raises(ConversionError):
-        await retry_prepare(conv.prepare_to_connect, "outage", wire(999999, SCHEMA, {"id": "a", "v": 1}),
-                            lambda e, d: waits.append(d))
+        await retry_transient(lambda: conv.prepare_to_connect("outage", wire(999999, SCHEMA, {"id": "a", "v": 1})),
+                              lambda e, d: waits.append(d))
     await conv.close()
 
 

@@ -1,4 +1,4 @@
-"""The worker's Kafka preflight: bootstrap parsing, and the aiokafka function it connects with."""
+"""The worker's Kafka preflight: bootstrap parsing (settings), and the aiokafka function it connects with."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import inspect
 import pytest
 from aiokafka.conn import create_conn
 
-from streamapp.kafka_preflight import bootstrap_servers
+from streamapp.settings import load_settings
 
 
 @pytest.mark.parametrize(
@@ -23,7 +23,7 @@ from streamapp.kafka_preflight import bootstrap_servers
     ],
 )
 def test_bootstrap_servers_of_a_faust_broker_url(url, servers):
-    assert bootstrap_servers(url) == servers
+    assert load_settings(broker=url).bootstrap_servers() == servers
 
 
 def test_aiokafka_still_connects_one_broker_with_the_settings_the_preflight_passes():

@@ -21,7 +21,9 @@ Modules:
   packed into datagrams; :mod:`.failures`: handshake failures classified.
 * :mod:`.transport`: aiocoap's ``MessageInterface`` for coaps://, modelled on its tinydtls one.
 * :mod:`.aiocoap_hook`: :func:`create_client_context`, the only use of a private aiocoap API.
-* :mod:`.stores`: the client identity and trust anchors from PEM files, PKCS#12 or JKS stores.
+
+The client identity and trust anchors are read from PEM files, PKCS#12 or JKS stores by
+:mod:`streamapp.tls.stores`, which the Diffusion connectors share.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The numbers of the Diffusion client protocol (v25) that the emulator speaks.
+"""The numbers of the Diffusion client protocol (versions 25 to 29) that the emulator speaks.
 
 Message types, service ids, topic type codes, connection response codes, error reason codes,
 unsubscription reasons and update-constraint tags, as listed in
@@ -12,7 +12,9 @@ import enum
 
 __all__ = [
     "PROTOCOL_BYTE",
-    "PROTOCOL_VERSION",
+    "PYTHON_SDK_PROTOCOL_VERSION",
+    "SELECTION_SCOPE_VERSION",
+    "SUPPORTED_PROTOCOL_VERSIONS",
     "ConnectionResponseCode",
     "ConstraintTag",
     "ErrorReason",
@@ -25,8 +27,15 @@ __all__ = [
 
 #: First byte of every connection response (``'#'``).
 PROTOCOL_BYTE = 0x23
-#: The only protocol version the emulator speaks; the SDK rejects any other in the response.
-PROTOCOL_VERSION = 25
+#: The Python SDK's protocol version (diffusion 6.12 on PyPI).
+PYTHON_SDK_PROTOCOL_VERSION = 25
+#: Versions the emulator speaks. 25 (Python SDK) and 29 (JavaScript client 6.12) are driven by the
+#: real clients in the tests; 26 to 28 differ from them, for the services emulated here, only in
+#: update-constraint encodings the emulator refuses anyway (see PROTOCOL.md). Each client demands
+#: its own version back in the connection response, so there is no downgrade.
+SUPPORTED_PROTOCOL_VERSIONS = frozenset(range(25, 30))
+#: From this version on, SUBSCRIBE and UNSUBSCRIBE carry a selection scope after the selector.
+SELECTION_SCOPE_VERSION = 29
 
 
 class MessageType(enum.IntEnum):
@@ -38,6 +47,8 @@ class MessageType(enum.IntEnum):
     SERVICE_RESPONSE = 6
     SERVICE_ERROR = 7
     ABORT = 28
+    #: C->S, empty: the JavaScript client's close; the server answers by closing the WebSocket.
+    CLOSE_REQUEST = 29
 
 
 class ServiceId(enum.IntEnum):
@@ -54,6 +65,15 @@ class ServiceId(enum.IntEnum):
     FETCH_QUERY = 117
     SET_TOPIC = 118
     ADD_AND_SET_TOPIC = 122
+    # Update streams (JavaScript and Java clients): a stream id names a topic and a stream
+    # instance; later values go by id, as full values (128) or binary deltas (129).
+    CREATE_UPDATE_STREAM = 125
+    CREATE_UPDATE_STREAM_AND_SET = 126
+    CHECK_UPDATE_STREAM = 127
+    STREAM_SET_TOPIC = 128
+    STREAM_APPLY_DELTA = 129
+    STREAM_ADD_TOPIC = 130
+    STREAM_ADD_AND_SET_TOPIC = 131
 
 
 class TopicTypeCode(enum.IntEnum):
@@ -95,6 +115,7 @@ class ErrorReason(enum.IntEnum):
     INCOMPATIBLE_UPDATE = 500
     UPDATE_FAILED = 501
     MISSING_TOPIC = 503
+    DELTA_WITHOUT_VALUE = 505
     NO_SUCH_TOPIC = 9000
     TOPIC_EXISTS_MISMATCH = 9004
     TOPIC_PATH_INVALID = 9005
@@ -102,6 +123,7 @@ class ErrorReason(enum.IntEnum):
     INCOMPATIBLE_TOPIC_EXISTS = 9010
     UNEXPECTED_TOPIC_ADD_FAILURE = 9011
     UNSATISFIED_CONSTRAINT = 9012
+    INVALID_UPDATE_STREAM = 9013
 
 
 class UnsubscribeReason(enum.IntEnum):

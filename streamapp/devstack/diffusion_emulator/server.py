@@ -27,6 +27,8 @@ Fault hooks:
 
 Resumption is not supported: a handshake that carries a session token (``c`` header) is answered
 with UNKNOWN_SESSION (117), as a real server answers for a session it no longer knows.
+
+With ``tls_cert`` and ``tls_key`` (PEM files) the emulator serves wss:// instead of ws://.
 """
 
 from __future__ import annotations
@@ -39,16 +41,18 @@ import itertools
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from . import wire
-from .codes import PROTOCOL_VERSION, ConnectionResponseCode, MessageType
+from .codes import SUPPORTED_PROTOCOL_VERSIONS, ConnectionResponseCode, MessageType
+from .handshake import ConnectionRequest, negotiated_version
 from .security import Authenticator, Principal
 from .services import Services
 from .session import EmulatedSession, SessionInfo
+from .tls import server_context
 from .topics import InvalidValue, TopicTree
 
 __all__ = ["DiffusionEmulator", "run_emulator"]
@@ -71,6 +75,7 @@ class _Connection:
         self.inbound: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
         self.tasks: list[asyncio.Task[None]] = []
         self.close_reason = "closed by client"
+        self.close_requested = False
 
 
 class DiffusionEmulator:
@@ -84,6 +89,7 @@ class DiffusionEmulator:
         allow_anonymous: whether sessions without a principal are accepted (read-only).
         system_ping_period: seconds between SYSTEM_PING messages to each session; also the
             ping period announced in the handshake.
+        tls_cert, tls_key: PEM certificate chain and private key: serve wss:// (both or neither).
     """
 
     def __init__(
@@ -94,9 +100,14 @@ class DiffusionEmulator:
         principals: dict[str, str] | None = None,
         allow_anonymous: bool = True,
         system_ping_period: float = 30.0,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
     ) -> None:
         if system_ping_period <= 0:
             raise ValueError("system_ping_period must be positive")
+        if bool(tls_cert) != bool(tls_key):
+            raise ValueError("wss:// needs both a TLS certificate and its private key")
+        self._ssl_context = server_context(tls_cert, tls_key) if tls_cert and tls_key else None
         self.host = host
         self.port = port
         self.system_ping_period = system_ping_period
@@ -117,7 +128,7 @@ class DiffusionEmulator:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host  # IPv6 literals need brackets
-        return f"ws://{host}:{self.port}"
+        return f"{'wss' if self._ssl_context else 'ws'}://{host}:{self.port}"
 
     async def start(self) -> None:
         if self._runner is not None:
@@ -129,7 +140,7 @@ class DiffusionEmulator:
         app.router.add_get("/{prefix:.+}/diffusion", self._handle)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
+        site = web.TCPSite(runner, self.host, self.port, ssl_context=self._ssl_context)
         try:
             await site.start()
         except BaseException:
@@ -213,25 +224,30 @@ class DiffusionEmulator:
         return len(connections)
 
     @staticmethod
-    async def _close_ws(ws: web.WebSocketResponse) -> None:
+    async def _close_ws(
+        ws: web.WebSocketResponse, code: int = 1001, message: bytes = b"closed by the Diffusion emulator"
+    ) -> None:
         with contextlib.suppress(Exception):
-            await ws.close(code=1001, message=b"closed by the Diffusion emulator")
+            await ws.close(code=code, message=message)
 
-    def _handshake(self, headers: Mapping[str, str]) -> tuple[int, Principal | None]:
-        """Connection response code and principal for the upgrade request's headers."""
-        version = headers.get("v", "")
-        if not version.isdigit() or int(version) != PROTOCOL_VERSION:
-            LOG.warning("refusing handshake with protocol version %r (only %d is spoken)", version, PROTOCOL_VERSION)
+    def _handshake(self, request: ConnectionRequest) -> tuple[int, Principal | None]:
+        """Connection response code and principal for a client's connection request."""
+        if negotiated_version(request.version) is None:
+            LOG.warning(
+                "refusing handshake with protocol version %r (spoken: %s)",
+                request.version,
+                ", ".join(str(v) for v in sorted(SUPPORTED_PROTOCOL_VERSIONS)),
+            )
             return ConnectionResponseCode.CONNECTION_PROTOCOL_ERROR, None
-        if headers.get("c"):
+        if request.token:
             return ConnectionResponseCode.UNKNOWN_SESSION, None
         if time.monotonic() < self._refuse_until:
             return ConnectionResponseCode.REJECTED_SERVER_INITIALISING, None
         try:
-            credentials = wire.decode_credentials(headers.get("password", ""))
+            credentials = wire.decode_credentials(request.password)
         except wire.ProtocolDecodeError:
             return ConnectionResponseCode.AUTHENTICATION_FAILED, None
-        principal = self._auth.authenticate(headers.get("username", ""), credentials)
+        principal = self._auth.authenticate(request.username, credentials)
         if principal is None:
             return ConnectionResponseCode.AUTHENTICATION_FAILED, None
         return ConnectionResponseCode.OK, principal
@@ -242,16 +258,20 @@ class DiffusionEmulator:
             return web.Response(status=426, text="Diffusion emulator: WebSocket upgrade required\n")
         await ws.prepare(request)
         peer = request.remote or "?"
-        code, principal = self._handshake(request.headers)
+        connection = ConnectionRequest.from_http(request.headers, request.query)
+        code, principal = self._handshake(connection)
+        # A refused version is answered with the newest one spoken, which every client reports
+        # as a version mismatch (the JavaScript client: "Client version rejected").
+        version = negotiated_version(connection.version) or max(SUPPORTED_PROTOCOL_VERSIONS)
         if principal is None:
             LOG.info(
                 "refused session from %s for principal %r: %s",
                 peer,
-                request.headers.get("username", ""),
+                connection.username,
                 ConnectionResponseCode(code).name,
             )
             with contextlib.suppress(Exception):
-                await ws.send_bytes(wire.connection_rejected(code))
+                await ws.send_bytes(wire.connection_rejected(code, version=version))
                 await asyncio.wait_for(ws.close(), _CLOSE_TIMEOUT)
             return ws
 
@@ -259,7 +279,9 @@ class DiffusionEmulator:
             self._server_id,
             next(self._session_values),
             principal,
-            wire.parse_session_properties(request.headers.get("sp", "")),
+            connection.properties,
+            protocol_version=version,
+            client_type=connection.client_type,
         )
         token = base64.b64encode(secrets.token_bytes(18))  # 24 ASCII bytes, opaque to the SDK
         await ws.send_bytes(
@@ -269,11 +291,19 @@ class DiffusionEmulator:
                 token,
                 int(self.system_ping_period * 1000),
                 MAX_MESSAGE_SIZE,
+                version=version,
             )
         )
         conn = _Connection(session, ws, peer)
         self._connections[session.session_id] = conn
-        LOG.info("session %s opened for principal %s from %s", session.session_id, principal, peer)
+        LOG.info(
+            "session %s opened for principal %s from %s (client type %s, protocol %d)",
+            session.session_id,
+            principal,
+            peer,
+            connection.client_type or "?",
+            version,
+        )
         conn.tasks = [
             asyncio.create_task(self._process(conn), name=f"diffusion-emulator-process-{session.session_id}"),
             asyncio.create_task(self._write(conn), name=f"diffusion-emulator-write-{session.session_id}"),
@@ -304,7 +334,8 @@ class DiffusionEmulator:
             return
         kind = frame[0] & 0x7F  # top bit = zlib; the SDK never compresses its requests
         session = conn.session
-        if kind == MessageType.SERVICE_REQUEST:
+        if kind in (MessageType.SERVICE_REQUEST, MessageType.CLOSE_REQUEST):
+            # A close request queues behind the requests sent before it, so they are answered.
             conn.inbound.put_nowait((time.monotonic() + self._delay, frame))
         elif kind == MessageType.SERVICE_RESPONSE:
             # The client's answer to a notification or system ping.
@@ -326,6 +357,13 @@ class DiffusionEmulator:
                 await asyncio.sleep(wait)
             if session.closed:
                 return
+            if frame[0] & 0x7F == MessageType.CLOSE_REQUEST:
+                # The JavaScript client's close: it waits a grace period for the server to close
+                # the WebSocket. The writer closes it once the frames queued before are sent.
+                conn.close_reason = "closed by client (close request)"
+                conn.close_requested = True
+                session.mark_closed()
+                return
             try:
                 self._services.dispatch(session, frame)
             except Exception:  # a bug in a handler must not kill the session silently
@@ -336,6 +374,8 @@ class DiffusionEmulator:
         while True:
             frame = await outbound.get()
             if frame is None:
+                if conn.close_requested:
+                    await self._close_ws(conn.ws, code=1000, message=b"closed at the client's request")
                 return
             try:
                 await conn.ws.send_bytes(frame)
@@ -357,6 +397,8 @@ async def run_emulator(
     principals: dict[str, str] | None = None,
     allow_anonymous: bool = True,
     system_ping_period: float = 30.0,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
     on_ready: Callable[[DiffusionEmulator], Awaitable[Any] | Any] | None = None,
 ) -> None:
     """Serve until cancelled; ``on_ready(emulator)`` (sync or async) runs once it is listening."""
@@ -366,6 +408,8 @@ async def run_emulator(
         principals=principals,
         allow_anonymous=allow_anonymous,
         system_ping_period=system_ping_period,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     ) as emulator:
         if on_ready is not None:
             result = on_ready(emulator)

@@ -15,11 +15,21 @@ Which reason code a real server picks is inferred for some failures (see
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterable
 
 from . import wire
-from .codes import ConstraintTag, ErrorReason, ServiceId, TopicAddResult, TopicTypeCode, UnsubscribeReason
+from .codes import (
+    SELECTION_SCOPE_VERSION,
+    ConstraintTag,
+    ErrorReason,
+    ServiceId,
+    TopicAddResult,
+    TopicTypeCode,
+    UnsubscribeReason,
+)
+from .deltas import InvalidDelta, apply_binary_delta
 from .selectors import Selector, SelectorError, parse_selector
 from .session import EmulatedSession
 from .topics import (
@@ -66,7 +76,15 @@ class Services:
             ServiceId.TOPIC_ADD: self._add,
             ServiceId.SET_TOPIC: self._set,
             ServiceId.ADD_AND_SET_TOPIC: self._add_and_set,
+            ServiceId.CREATE_UPDATE_STREAM: self._create_stream,
+            ServiceId.CREATE_UPDATE_STREAM_AND_SET: self._create_stream_and_set,
+            ServiceId.CHECK_UPDATE_STREAM: self._check_stream,
+            ServiceId.STREAM_SET_TOPIC: self._stream_set,
+            ServiceId.STREAM_APPLY_DELTA: self._stream_apply_delta,
+            ServiceId.STREAM_ADD_TOPIC: self._stream_add,
+            ServiceId.STREAM_ADD_AND_SET_TOPIC: self._stream_add_and_set,
         }
+        self._stream_instances = itertools.count(1)
 
     # --- entry point -----------------------------------------------------------------------------
 
@@ -89,6 +107,10 @@ class Services:
                 LOG.warning("session %s used unsupported service %s", session.session_id, name)
                 raise ServiceError(ErrorReason.UNSUPPORTED, f"Service {name} is not supported by the emulator")
             body = handler(session, reader)
+            if reader.remaining:
+                # A layout this emulator misreads (another protocol version's, say) must not pass
+                # silently; a real server rejects trailing bytes too.
+                raise wire.ProtocolDecodeError(f"{reader.remaining} unread byte(s) after the request body")
         except ServiceError as exc:
             LOG.debug("session %s %s cid=%d failed: %d %s", session.session_id, name, cid, exc.reason, exc.message)
             session.send(wire.service_error(cid, exc.reason, exc.message))
@@ -101,7 +123,7 @@ class Services:
     # --- subscriptions ---------------------------------------------------------------------------
 
     def _subscribe(self, session: EmulatedSession, reader: wire.Reader) -> bytes:
-        selector = _selector(reader.string())
+        selector = _selection_request(session, reader)
         session.add_selection(True, selector)
         for topic in self.tree:
             if selector.matches(topic.path):
@@ -109,7 +131,7 @@ class Services:
         return b""
 
     def _unsubscribe(self, session: EmulatedSession, reader: wire.Reader) -> bytes:
-        selector = _selector(reader.string())
+        selector = _selection_request(session, reader)
         session.add_selection(False, selector)
         # Unsubscribing negates earlier subscriptions for every matching topic, whichever
         # selector subscribed it.
@@ -125,26 +147,171 @@ class Services:
 
     def _add(self, session: EmulatedSession, reader: wire.Reader) -> bytes:
         _require_modify(session)
-        raw_path = reader.string()
+        path = _path(reader.string())
         type_code = reader.varint(8)
         properties = reader.string_map()
-        path = _path(raw_path)
-        _require_supported_type(type_code)
-        existing = self.tree.get(path)
-        if existing is not None:
-            _require_same_specification(existing, type_code, properties)
-            return bytes((TopicAddResult.EXISTS,))
-        self._create(Topic(path, type_code, properties))
-        return bytes((TopicAddResult.CREATED,))
+        _, result = self._add_topic(path, type_code, properties, ConstraintTag.UNCONSTRAINED)
+        return bytes((result,))
 
     def _add_and_set(self, session: EmulatedSession, reader: wire.Reader) -> bytes:
         _require_modify(session)
-        raw_path = reader.string()
+        path = _path(reader.string())
         type_code = reader.varint(8)
         properties = reader.string_map()
         value = reader.bytes_()
         constraint = _constraint(reader)
-        path = _path(raw_path)
+        _, result = self._add_and_set_topic(path, type_code, properties, value, constraint, stream=None)
+        return bytes((result,))
+
+    def _set(self, session: EmulatedSession, reader: wire.Reader) -> bytes:
+        _require_modify(session)
+        path = _path(reader.string())
+        type_code = reader.varint(8)
+        value = reader.bytes_()
+        constraint = _constraint(reader)
+        topic = self._topic_for_update(path, type_code, constraint)
+        _check_value(topic, value)
+        self._update(topic, value, stream=None)
+        return b""
+
+    # --- update streams --------------------------------------------------------------------------
+    #
+    # A stream id is (topic uid, stream instance, partition + 1, generation) as four varints; the
+    # emulator is not a cluster, so the last two are 0. Creating a stream makes it the topic's one
+    # valid stream; any other update of the topic invalidates it (INVALID_UPDATE_STREAM, 9013), as
+    # does removing the topic. The flags byte after the id tells the client whether the topic
+    # retains its value (bit 0) and may conflate (bit 1); with both, the client sends binary deltas.
+
+    def _create_stream(self, session: EmulatedSession, reader: wire.Reader) -> bytes:
+        _require_modify(session)
+        path = _path(reader.string())
+        type_code = reader.varint(8)
+        constraint = _constraint(reader)
+        topic = self._topic_for_update(path, type_code, constraint)
+        return self._bind_stream(session, topic)
+
+    def _create_stream_and_set(self, session: EmulatedSession, reader: wire.Reader) -> bytes:
+        _require_modify(session)
+        path = _path(reader.string())
+        type_code = reader.varint(8)
+        value = reader.bytes_()
+        constraint = _constraint(reader)
+        topic = self._topic_for_update(path, type_code, constraint)
+        _check_value(topic, value)
+        response = self._bind_stream(session, topic)
+        self._update(topic, value, stream=topic.update_stream)
+        return response
+
+    def _stream_add(self, session: EmulatedSession, reader: wire.Reader) -> bytes:
+        _require_modify(session)
+        path = _path(reader.string())
+        type_code = reader.varint(8)
+        properties = reader.string_map()
+        constraint = _constraint(reader)
+        topic, result = self._add_topic(path, type_code, properties, constraint)
+        return bytes((result,)) + self._bind_stream(session, topic)
+
+    def _stream_add_and_set(self, session: EmulatedSession, reader: wire.Reader) -> bytes:
+        _require_modify(session)
+        path = _path(reader.string())
+        type_code = reader.varint(8)
+        properties = reader.string_map()
+        value = reader.bytes_()
+        constraint = _constraint(reader)
+        topic, result = self._add_and_set_topic(path, type_code, properties, value, constraint, stream=session)
+        return bytes((result,)) + self._stream_response(topic)
+
+    def _check_stream(self, session: EmulatedSession, reader: wire.Reader) -> bytes:
+        _require_modify(session)
+        self._stream_topic(session, reader)
+        return b""
+
+    def _stream_set(self, session: EmulatedSession, reader: wire.Reader) -> bytes:
+        _require_modify(session)
+        topic = self._stream_topic(session, reader)
+        value = reader.bytes_()
+        _check_value(topic, value)
+        self._update(topic, value, stream=topic.update_stream)
+        return b""
+
+    def _stream_apply_delta(self, session: EmulatedSession, reader: wire.Reader) -> bytes:
+        _require_modify(session)
+        topic = self._stream_topic(session, reader)
+        delta = reader.bytes_()
+        if topic.value is None:
+            raise ServiceError(
+                ErrorReason.DELTA_WITHOUT_VALUE, f"A delta was sent for topic {topic.path!r}, which has no value"
+            )
+        try:
+            value = apply_binary_delta(topic.value, delta)
+        except InvalidDelta as exc:
+            raise ServiceError(ErrorReason.UPDATE_FAILED, f"Invalid delta for {topic.path!r}: {exc}") from exc
+        _check_value(topic, value)
+        self._update(topic, value, stream=topic.update_stream)
+        return b""
+
+    def _bind_stream(self, session: EmulatedSession, topic: Topic) -> bytes:
+        """Make a new stream the topic's valid one; the response body: stream id and flags."""
+        topic.update_stream = (session.session_id, next(self._stream_instances))
+        return self._stream_response(topic)
+
+    @staticmethod
+    def _stream_response(topic: Topic) -> bytes:
+        assert topic.update_stream is not None
+        instance = topic.update_stream[1]
+        flags = (1 if topic.retains_value else 0) | (2 if topic.supports_conflation else 0)
+        return (
+            wire.encode_varint(topic.uid, 32)
+            + wire.encode_varint(instance, 32)
+            + wire.encode_varint(0, 32)  # not clustered: partition + 1 = 0
+            + wire.encode_varint(0, 32)  # generation
+            + bytes((flags,))
+        )
+
+    def _stream_topic(self, session: EmulatedSession, reader: wire.Reader) -> Topic:
+        """The topic a stream id names, if the stream is still valid for this session."""
+        uid = reader.varint(32)
+        instance = reader.varint(32)
+        reader.varint(32)  # partition + 1
+        reader.varint(32)  # generation
+        topic = self.tree.by_uid(uid)
+        if topic is None or topic.update_stream != (session.session_id, instance):
+            raise ServiceError(
+                ErrorReason.INVALID_UPDATE_STREAM,
+                "The topic update failed because the update stream is no longer valid"
+                + (" (its topic was removed)" if topic is None else f" (topic {topic.path!r} was updated otherwise)"),
+            )
+        return topic
+
+    # --- shared steps of add, set and the stream variants ----------------------------------------
+
+    def _add_topic(
+        self, path: str, type_code: int, properties: dict[str, str], constraint: ConstraintTag
+    ) -> tuple[Topic, TopicAddResult]:
+        _require_supported_type(type_code)
+        existing = self.tree.get(path)
+        if existing is not None:
+            if constraint is ConstraintTag.NO_TOPIC:
+                raise _unsatisfied(f"no-topic constraint: a topic exists at {path!r}")
+            _require_same_specification(existing, type_code, properties)
+            return existing, TopicAddResult.EXISTS
+        if constraint is ConstraintTag.NO_VALUE:
+            raise _unsatisfied(f"no-value constraint: there is no topic at {path!r}")
+        topic = Topic(path, type_code, properties)
+        self._create(topic)
+        return topic, TopicAddResult.CREATED
+
+    def _add_and_set_topic(
+        self,
+        path: str,
+        type_code: int,
+        properties: dict[str, str],
+        value: bytes,
+        constraint: ConstraintTag,
+        *,
+        stream: EmulatedSession | None,
+    ) -> tuple[Topic, TopicAddResult]:
+        """Add the topic if missing and set it; ``stream``: the session binding a new update stream."""
         _require_supported_type(type_code)
         existing = self.tree.get(path)
         if constraint is ConstraintTag.NO_TOPIC and existing is not None:
@@ -158,23 +325,22 @@ class Services:
             if not _is_null(topic, value) and topic.retains_value:
                 topic.value = value
             self._create(topic)
+            if stream is not None:
+                self._bind_stream(stream, topic)
             if not topic.retains_value and not _is_null(topic, value):
                 self._publish(topic, value)
-            return bytes((TopicAddResult.CREATED,))
+            return topic, TopicAddResult.CREATED
         _require_same_specification(existing, type_code, properties)
         if constraint is ConstraintTag.NO_VALUE and existing.value is not None:
             raise _unsatisfied(f"no-value constraint: topic {path!r} has a value")
         _check_value(existing, value)
-        self._update(existing, value)
-        return bytes((TopicAddResult.EXISTS,))
+        if stream is not None:
+            self._bind_stream(stream, existing)
+        self._update(existing, value, stream=existing.update_stream if stream is not None else None)
+        return existing, TopicAddResult.EXISTS
 
-    def _set(self, session: EmulatedSession, reader: wire.Reader) -> bytes:
-        _require_modify(session)
-        raw_path = reader.string()
-        type_code = reader.varint(8)
-        value = reader.bytes_()
-        constraint = _constraint(reader)
-        path = _path(raw_path)
+    def _topic_for_update(self, path: str, type_code: int, constraint: ConstraintTag) -> Topic:
+        """The existing topic a set (or a new update stream) may update, checked against the constraint."""
         topic = self.tree.get(path)
         if topic is None:
             if constraint is ConstraintTag.NO_VALUE:
@@ -191,9 +357,7 @@ class Services:
             )
         if constraint is ConstraintTag.NO_VALUE and topic.value is not None:
             raise _unsatisfied(f"no-value constraint: topic {path!r} has a value")
-        _check_value(topic, value)
-        self._update(topic, value)
-        return b""
+        return topic
 
     def _remove(self, session: EmulatedSession, reader: wire.Reader) -> bytes:
         _require_modify(session)
@@ -216,7 +380,10 @@ class Services:
             if session.selects(topic.path):
                 session.subscribe(topic)
 
-    def _update(self, topic: Topic, value: bytes) -> None:
+    def _update(self, topic: Topic, value: bytes, *, stream: tuple[str, int] | None) -> None:
+        """Set the topic's value; ``stream`` is the update stream doing it (None for a plain set)."""
+        if stream is None or stream != topic.update_stream:
+            topic.update_stream = None  # anything but the topic's own stream invalidates it
         if _is_null(topic, value):
             # Null empties a string/int64/double topic. Subscribers hear about it only if
             # there was a value to lose; later subscribers get no value at all.
@@ -255,6 +422,18 @@ def _selector(expression: str) -> Selector:
         # Inferred: a real server rejects a malformed selector; no specific reason code is
         # documented, so the generic INVALID_DATA is used.
         raise ServiceError(ErrorReason.INVALID_DATA, f"Invalid topic selector: {exc}") from exc
+
+
+def _selection_request(session: EmulatedSession, reader: wire.Reader) -> Selector:
+    """SUBSCRIBE / UNSUBSCRIBE body: the selector, then (protocol 29 on) a selection scope."""
+    selector = _selector(reader.string())
+    if session.protocol_version >= SELECTION_SCOPE_VERSION:
+        scope = reader.string()
+        if scope:
+            # Scopes let parts of one application subscribe and unsubscribe independently; the
+            # clients send "" (the default scope) unless the application names one.
+            raise ServiceError(ErrorReason.UNSUPPORTED, f"Selection scope {scope!r} is not supported by the emulator")
+    return selector
 
 
 def _path(raw_path: str) -> str:

@@ -41,6 +41,8 @@ class SessionInfo:
 
     session_id: str
     principal: str
+    protocol_version: int
+    client_type: str
     properties: dict[str, str]
     selections: tuple[tuple[str, str], ...]  # ("subscribe" | "unsubscribe", selector)
     subscribed_paths: tuple[str, ...]
@@ -57,12 +59,18 @@ class EmulatedSession:
         session_value: int,
         principal: Principal,
         properties: dict[str, str] | None = None,
+        *,
+        protocol_version: int,
+        client_type: str = "",
     ) -> None:
         self.session_server = session_server
         self.session_value = session_value
         self.session_id = format_session_id(session_server, session_value)
         self.principal = principal
         self.properties = dict(properties or {})
+        # The client's protocol version decides a few request layouts (see services).
+        self.protocol_version = protocol_version
+        self.client_type = client_type
         self.outbound: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.closed = False
         # (subscribe?, selector), oldest first; see the module docstring.
@@ -161,6 +169,8 @@ class EmulatedSession:
         return SessionInfo(
             session_id=self.session_id,
             principal=self.principal.name,
+            protocol_version=self.protocol_version,
+            client_type=self.client_type,
             properties=dict(self.properties),
             selections=tuple(("subscribe" if op else "unsubscribe", sel.expression) for op, sel in self._selections),
             subscribed_paths=tuple(self.subscribed_paths()),

@@ -13,6 +13,7 @@ value is now null, and later subscribers get no value at all.
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -141,6 +142,11 @@ class Topic:
     type_code: int
     properties: dict[str, str] = field(default_factory=dict)
     value: bytes | None = None
+    #: Server-wide id, set by the tree; update stream ids name the topic by it.
+    uid: int = 0
+    #: The one update stream allowed to update the topic, as ``(session id, instance)``; any
+    #: other update (a set, another stream, a new stream) invalidates it.
+    update_stream: tuple[str, int] | None = None
 
     @property
     def type_name(self) -> str:
@@ -149,6 +155,11 @@ class Topic:
     @property
     def retains_value(self) -> bool:
         return not _is_true(self.properties, "DONT_RETAIN_VALUE")
+
+    @property
+    def supports_conflation(self) -> bool:
+        """Whether the server may conflate updates (``CONFLATION`` other than ``off``; on by default)."""
+        return self.properties.get("CONFLATION", "").strip().lower() != "off"
 
     @property
     def nullable(self) -> bool:
@@ -171,6 +182,8 @@ class TopicTree:
 
     def __init__(self) -> None:
         self._topics: dict[str, Topic] = {}
+        self._by_uid: dict[int, Topic] = {}
+        self._uids = itertools.count(1)
 
     def __len__(self) -> int:
         return len(self._topics)
@@ -181,11 +194,19 @@ class TopicTree:
     def get(self, path: str) -> Topic | None:
         return self._topics.get(path)
 
+    def by_uid(self, uid: int) -> Topic | None:
+        return self._by_uid.get(uid)
+
     def add(self, topic: Topic) -> None:
+        topic.uid = next(self._uids)
         self._topics[topic.path] = topic
+        self._by_uid[topic.uid] = topic
 
     def remove(self, path: str) -> Topic | None:
-        return self._topics.pop(path, None)
+        topic = self._topics.pop(path, None)
+        if topic is not None:
+            self._by_uid.pop(topic.uid, None)
+        return topic
 
     def paths(self) -> list[str]:
         return sorted(self._topics)

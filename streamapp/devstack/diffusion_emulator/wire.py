@@ -17,7 +17,7 @@ import binascii
 import struct
 from collections.abc import Mapping
 
-from .codes import PROTOCOL_BYTE, PROTOCOL_VERSION, MessageType
+from .codes import PROTOCOL_BYTE, MessageType
 
 __all__ = [
     "Credentials",
@@ -182,22 +182,28 @@ def connection_response(
     token: bytes,
     ping_period_ms: int,
     max_message_size: int,
+    *,
+    version: int,
     code: int = 100,
 ) -> bytes:
-    """The 55-byte success response; the SDK rejects any other length."""
+    """The 55-byte success response; the clients reject any other length.
+
+    ``version`` must be the client's own: every official client refuses a response carrying
+    another.
+    """
     if len(token) != 24:
         raise ValueError("session token must be exactly 24 bytes")
     return (
-        bytes((PROTOCOL_BYTE, PROTOCOL_VERSION, code))
+        bytes((PROTOCOL_BYTE, version, code))
         + struct.pack(">QQ", session_server, session_value)
         + token
         + struct.pack(">QL", ping_period_ms, max_message_size)
     )
 
 
-def connection_rejected(code: int) -> bytes:
-    """The 3-byte failure response; the SDK checks the code before anything else."""
-    return bytes((PROTOCOL_BYTE, PROTOCOL_VERSION, code))
+def connection_rejected(code: int, *, version: int) -> bytes:
+    """The 3-byte failure response; the clients check the version, then the code, nothing more."""
+    return bytes((PROTOCOL_BYTE, version, code))
 
 
 # --- handshake headers -----------------------------------------------------------------------

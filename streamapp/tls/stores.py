@@ -50,7 +50,8 @@ class Keystore:
         try:
             return self.keys[alias]
         except KeyError:
-            raise StoreError(f"keystore '{self.path}' has no key entry '{alias}' ({_aliases(self.keys)})", "alias") from None
+            message = f"keystore '{self.path}' has no key entry '{alias}' ({_aliases(self.keys)})"
+            raise StoreError(message, "alias") from None
 
     def trusted(self, aliases: list[str]) -> tuple[x509.Certificate, ...]:
         """The certificates of ``aliases``; all of them (key entries' chains included) when ``aliases`` is empty."""
@@ -109,8 +110,12 @@ def read_pem_private_key(path: str, password: str | None) -> PrivateKeyTypes:
         raise StoreError(f"cannot read the private key in '{path}': {exc}") from None
 
 
-def read_keystore(path: str, password: str) -> Keystore:
-    """A PKCS#12 or JKS keystore or truststore (JCEKS is refused with how to convert it)."""
+def read_keystore(path: str, password: str | None) -> Keystore:
+    """A PKCS#12 or JKS keystore or truststore (JCEKS is refused with how to convert it).
+
+    ``password=None``: none is set; a JKS truststore is then read unchecked (see :func:`.jks.read_jks`)
+    and a PKCS#12 file must not be encrypted.
+    """
     data = _read(path)
     if data[:4] == JKS_MAGIC:
         try:
@@ -122,13 +127,16 @@ def read_keystore(path: str, password: str) -> Keystore:
         raise StoreError(
             f"'{path}' is a JCEKS keystore; streamapp reads PKCS#12 and JKS: convert it with "
             f"`keytool -importkeystore -srckeystore {path} -srcstoretype jceks "
-            f"-destkeystore {Path(path).with_suffix('.p12')} -deststoretype pkcs12` and point the setting at the .p12 file"
+            f"-destkeystore {Path(path).with_suffix('.p12')} -deststoretype pkcs12` and point the setting at the "
+            ".p12 file"
         )
     if not data[:1] == b"\x30":  # DER SEQUENCE
         raise StoreError(f"'{path}' is not a PKCS#12 or JKS keystore")
     try:
         loaded = pkcs12.load_pkcs12(data, password.encode() if password else None)
     except ValueError:
+        if not password:
+            raise StoreError(f"keystore '{path}' is encrypted and no password is set", "password") from None
         raise StoreError(f"wrong password for keystore '{path}' (or the file is damaged)", "password") from None
     store = Keystore(path)
     for entry in loaded.additional_certs:

@@ -77,15 +77,21 @@ def _password_bytes(password: str) -> bytes:
 
 
 def read_jks(
-    data: bytes, password: str, path: str
+    data: bytes, password: str | None, path: str
 ) -> tuple[dict[str, tuple[PrivateKeyTypes, tuple[x509.Certificate, ...]]], dict[str, x509.Certificate]]:
-    """(key entries: alias -> (key, chain), trusted certificates: alias -> certificate) of a JKS file."""
+    """(key entries: alias -> (key, chain), trusted certificates: alias -> certificate) of a JKS file.
+
+    ``password=None`` reads a truststore without checking its integrity, as Java's
+    ``KeyStore.load(stream, null)`` does (Kafka's ``ssl.truststore.password`` is optional for
+    that reason); key entries need the password.
+    """
     if data[:4] != JKS_MAGIC:
         raise JksError(f"'{path}' is not a JKS keystore")
     body, trailer = data[:-_DIGEST], data[-_DIGEST:]
-    check = hashlib.sha1(_password_bytes(password) + _WHITENER + body).digest()  # SHA-1: fixed by the format
-    if not hmac.compare_digest(check, trailer):
-        raise JksError(f"wrong password for keystore '{path}' (or the file is damaged)", "password")
+    if password is not None:
+        check = hashlib.sha1(_password_bytes(password) + _WHITENER + body).digest()  # SHA-1: fixed by the format
+        if not hmac.compare_digest(check, trailer):
+            raise JksError(f"wrong password for keystore '{path}' (or the file is damaged)", "password")
     reader = _Reader(body, path)
     reader.take(4)
     version = reader.int(4)
@@ -100,6 +106,8 @@ def read_jks(
         if tag == 1:
             protected = reader.take(reader.int(4))
             chain = tuple(reader.certificate(version) for _ in range(reader.int(4)))
+            if password is None:
+                raise JksError(f"key entry '{alias}' of '{path}' needs the keystore password", "password")
             keys[alias] = (_unprotect(protected, password, path, alias), chain)
         elif tag == 2:
             certificates[alias] = reader.certificate(version)

@@ -1,8 +1,8 @@
 """The delivered-offset table: per connector and topic-partition, the last offset confirmed delivered.
 
-A Faust GlobalTable, so every worker holds all of it: after a restart or a rebalance the worker
-that gets a partition skips what was already delivered, and any worker can report progress and
-lag for the whole cluster (see :mod:`streamapp.shared_tables`).
+A shared table (see :mod:`streamapp.worker`), so every worker holds all of it: after a restart or
+a rebalance the worker that gets a partition skips what was already delivered, and any worker can
+report progress for the whole cluster.
 """
 
 from __future__ import annotations
@@ -10,24 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from streamapp.shared_tables import shared_table
-
-__all__ = ["DeliveredOffsets", "delivered_table", "TABLE_NAME"]
-
-TABLE_NAME = "streamapp-delivered-offsets"
-
-def delivered_table(app: Any) -> Any:
-    """The app's delivered-offset table."""
-    return shared_table(
-        app, TABLE_NAME, value_type=int, help="Last offset confirmed delivered per connector and topic-partition."
-    )
+__all__ = ["DeliveredOffsets"]
 
 
 class DeliveredOffsets:
     """One connector's view of the table."""
 
-    def __init__(self, app: Any, connector: str) -> None:
-        self.table = delivered_table(app)
+    def __init__(self, table: Any, connector: str) -> None:
+        self.table = table
         self.connector = connector
 
     def key(self, topic: str, partition: int) -> str:

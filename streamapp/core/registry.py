@@ -7,9 +7,10 @@ worker only ever look types up here, so adding a connector is adding a module.
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from streamapp.config.model import ConnectorConfig
@@ -28,8 +29,16 @@ class ConnectorType:
     kind: Literal["sink", "source"]
     config_model: type["ConnectorConfig"]
     description: str = ""
-    # Called by the worker with (app, LoadedConnector); None while the connector is not built yet.
-    implementation: Callable[..., Any] | None = field(default=None, compare=False)
+    # "module:Class" of the implementation, imported on first use (check-config needs no SDK);
+    # None while the connector is not built yet.
+    implementation: str | None = field(default=None, compare=False)
+
+    def create(self, worker: Any, loaded: Any) -> Any:
+        """A new connector instance for ``loaded`` in ``worker`` (not installed yet)."""
+        if self.implementation is None:
+            raise NotImplementedError(f"{self.class_name} is not implemented in this version of streamapp")
+        module, _, name = self.implementation.partition(":")
+        return getattr(importlib.import_module(module), name)(worker, loaded)
 
     @property
     def aliases(self) -> tuple[str, ...]:

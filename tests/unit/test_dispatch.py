@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from streamapp.connectors.delivery import OrderedDispatcher, PartitionWatermark
+from streamapp.core.dispatch import OrderedDispatcher, PartitionWatermark
 
 
 async def test_same_key_in_order_different_keys_in_parallel():

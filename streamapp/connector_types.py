@@ -1,0 +1,39 @@
+"""Every connector type this version runs; importing this module registers them."""
+
+from __future__ import annotations
+
+from .connectors import coap_config, diffusion_config
+from .core.registry import ConnectorType, register
+
+__all__ = ["COAP_SINK", "DIFFUSION_SINK", "DIFFUSION_SOURCE"]
+
+DIFFUSION_SINK = register(
+    ConnectorType(
+        name="diffusion-sink",
+        class_name=diffusion_config.SINK_CLASS,
+        kind="sink",
+        config_model=diffusion_config.DiffusionSinkConfig,
+        description="Kafka topics to Diffusion topics",
+        implementation="streamapp.connectors.diffusion_sink:DiffusionSink",
+    )
+)
+DIFFUSION_SOURCE = register(
+    ConnectorType(
+        name="diffusion-source",
+        class_name=diffusion_config.SOURCE_CLASS,
+        kind="source",
+        config_model=diffusion_config.DiffusionSourceConfig,
+        description="Diffusion topics to Kafka topics",
+        implementation="streamapp.connectors.diffusion_source:DiffusionSource",
+    )
+)
+COAP_SINK = register(
+    ConnectorType(
+        name="coap-sink",
+        class_name=coap_config.SINK_CLASS,
+        kind="sink",
+        config_model=coap_config.CoapSinkConfig,
+        description="Kafka topics to CoAP resources, routed by KCQL",
+        implementation="streamapp.connectors.coap_sink:CoapSink",
+    )
+)
