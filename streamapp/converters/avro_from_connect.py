@@ -202,7 +202,6 @@ class _Builder:
 
     def convert(self, schema: Schema, ignore_optional: bool = False) -> tuple[Any, Encoder]:
         """Confluent's ``fromConnectSchema``."""
-        options = self.options
         union = _is_union(schema)
         if not union and not schema.optional and schema in self.cache:
             return self.cache[schema]

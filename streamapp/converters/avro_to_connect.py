@@ -274,7 +274,8 @@ def reader_schema(avro: Any, options: AvroDataOptions) -> Any:
         if kind in ("record", "error"):
             # Decoding needs no defaults, and fastavro refuses some a registry holds ([1.23] for a float)
             out["fields"] = [
-                {k: walk(v) if k == "type" else v for k, v in f.items() if k != "default"} for f in node.get("fields", ())
+                {k: walk(v) if k == "type" else v for k, v in f.items() if k != "default"}
+                for f in node.get("fields", ())
             ]
         elif kind == "array":
             out["items"] = walk(node["items"])
@@ -1055,7 +1056,12 @@ def _compiled_struct(schema: Schema, adapters: list[tuple[int, Adapter, bool]]) 
             ]
         else:
             lines.append(f"    values[{int(index)}] = adapt{number}(values[{int(index)}])")
-    lines += ["    struct = new(Struct)", "    struct._schema = schema", "    struct._values = values", "    return struct"]
+    lines += [
+        "    struct = new(Struct)",
+        "    struct._schema = schema",
+        "    struct._values = values",
+        "    return struct",
+    ]
     exec("\n".join(lines), env)  # noqa: S102 - generated from ints only, see above
     return env["adapt"]  # type: ignore[no-any-return]
 

@@ -97,14 +97,17 @@ def as_read(schema: Schema | None, value: Any) -> Any:
     if kind is Type.MAP:
         return {as_read(schema.key_schema, k): as_read(schema.value_schema, v) for k, v in value.items()}
     if kind is Type.STRUCT:
-        return Struct._trusted(value.schema, [as_read(f.schema, v) for f, v in zip(value.schema.fields, value.raw_values())])
+        return Struct._trusted(
+            value.schema, [as_read(f.schema, v) for f, v in zip(value.schema.fields, value.raw_values(), strict=True)]
+        )
     return value
 
 
 def plain(value: Any) -> Any:
     """A Connect value as JSON-like data (structs as dicts, bytes as base64), for recursive schemas."""
     if isinstance(value, Struct):
-        return {name: plain(v) for name, v in zip((f.name for f in value.schema.fields), value.raw_values())}
+        names = (f.name for f in value.schema.fields)
+        return {name: plain(v) for name, v in zip(names, value.raw_values(), strict=True)}
     if isinstance(value, list):
         return [plain(v) for v in value]
     if isinstance(value, dict):
@@ -144,8 +147,11 @@ def _avro_get(avro: Any, path: list) -> Any:
                 collect(b, namespace)
         elif isinstance(node, dict):
             if node.get("type") in ("record", "enum", "fixed"):
-                full = node["name"] if "." in node["name"] else ".".join(
-                    p for p in (node.get("namespace", namespace), node["name"]) if p)
+                full = (
+                    node["name"]
+                    if "." in node["name"]
+                    else ".".join(p for p in (node.get("namespace", namespace), node["name"]) if p)
+                )
                 named.setdefault(full, node)
                 named.setdefault(full.rpartition(".")[2], node)
                 for f in node.get("fields", ()):

@@ -36,10 +36,14 @@ def connect(schema_json: dict, payload: object) -> tuple[Schema, object]:
 
 async def compatibility_none(url: str, subject: str) -> None:
     """Confluent's mock registry checks no compatibility; these tests register incompatible versions."""
-    async with aiohttp.ClientSession() as session, session.put(
-        f"{url}/config/{subject}", json={"compatibility": "NONE"},
-        headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.put(
+            f"{url}/config/{subject}",
+            json={"compatibility": "NONE"},
+            headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+        ) as response,
+    ):
         response.raise_for_status()
 
 
@@ -53,7 +57,9 @@ async def read(conv: AvroConverter, topic: str, data: bytes | None):
     return conv.to_connect(topic, data)
 
 
-@pytest.mark.parametrize("is_key,subject", [(True, "cfg-key"), (False, "cfg-value")], ids=["testConfigure", "testConfigureAlt"])
+@pytest.mark.parametrize(
+    "is_key,subject", [(True, "cfg-key"), (False, "cfg-value")], ids=["testConfigure", "testConfigureAlt"]
+)
 async def test_testConfigure_and_testConfigureAlt(schema_registry, is_key, subject):
     conv = converter(schema_registry.url, is_key=is_key)
     try:
@@ -74,16 +80,37 @@ async def test_testPrimitive(schema_registry):
         await conv.close()
 
 
-COMPLEX = {"type": "struct", "fields": [
-    {"field": "int8", "type": "int8", "default": 2, "doc": "int8 field"}, {"field": "int16", "type": "int16"},
-    {"field": "int32", "type": "int32"}, {"field": "int64", "type": "int64"}, {"field": "float32", "type": "float32"},
-    {"field": "float64", "type": "float64"}, {"field": "boolean", "type": "boolean"}, {"field": "string", "type": "string"},
-    {"field": "bytes", "type": "bytes"}, {"field": "array", "type": "array", "items": {"type": "string"}},
-    {"field": "map", "type": "map", "keys": {"type": "string"}, "values": {"type": "int32"}},
-    {"field": "mapNonStringKeys", "type": "map", "keys": {"type": "int32"}, "values": {"type": "int32"}}]}
-COMPLEX_VALUE = {"int8": 12, "int16": 12, "int32": 12, "int64": 12, "float32": 12.5, "float64": 12.2, "boolean": True,
-                 "string": "foo", "bytes": "Zm9v", "array": ["a", "b", "c"], "map": {"field": 1},
-                 "mapNonStringKeys": [[1, 1]]}
+COMPLEX = {
+    "type": "struct",
+    "fields": [
+        {"field": "int8", "type": "int8", "default": 2, "doc": "int8 field"},
+        {"field": "int16", "type": "int16"},
+        {"field": "int32", "type": "int32"},
+        {"field": "int64", "type": "int64"},
+        {"field": "float32", "type": "float32"},
+        {"field": "float64", "type": "float64"},
+        {"field": "boolean", "type": "boolean"},
+        {"field": "string", "type": "string"},
+        {"field": "bytes", "type": "bytes"},
+        {"field": "array", "type": "array", "items": {"type": "string"}},
+        {"field": "map", "type": "map", "keys": {"type": "string"}, "values": {"type": "int32"}},
+        {"field": "mapNonStringKeys", "type": "map", "keys": {"type": "int32"}, "values": {"type": "int32"}},
+    ],
+}
+COMPLEX_VALUE = {
+    "int8": 12,
+    "int16": 12,
+    "int32": 12,
+    "int64": 12,
+    "float32": 12.5,
+    "float64": 12.2,
+    "boolean": True,
+    "string": "foo",
+    "bytes": "Zm9v",
+    "array": ["a", "b", "c"],
+    "map": {"field": 1},
+    "mapNonStringKeys": [[1, 1]],
+}
 
 
 async def test_testComplex(schema_registry):
@@ -119,7 +146,11 @@ async def test_testNull(schema_registry):
 
 
 FOO_V1 = {"type": "record", "name": "Foo", "fields": [{"name": "key", "type": "int"}]}
-FOO_V2 = {"type": "record", "name": "Foo", "fields": [{"name": "key", "type": "int"}, {"name": "value", "type": "string"}]}
+FOO_V2 = {
+    "type": "record",
+    "name": "Foo",
+    "fields": [{"name": "key", "type": "int"}, {"name": "value", "type": "string"}],
+}
 
 
 @pytest.mark.parametrize(
@@ -146,10 +177,20 @@ async def test_testVersionExtracted(schema_registry, strategy, subject):
 
 async def test_testVersionMaintained(schema_registry):
     # A version the Connect schema carries (connect.version) wins over the registry's.
-    newer, newer_value = connect({"type": "struct", "version": 2, "fields": [
-        {"field": "orig", "type": "int16", "optional": True}, {"field": "new", "type": "int16", "optional": True}]}, {})
-    older, older_value = connect({"type": "struct", "version": 1, "fields": [
-        {"field": "orig", "type": "int16", "optional": True}]}, {})
+    newer, newer_value = connect(
+        {
+            "type": "struct",
+            "version": 2,
+            "fields": [
+                {"field": "orig", "type": "int16", "optional": True},
+                {"field": "new", "type": "int16", "optional": True},
+            ],
+        },
+        {},
+    )
+    older, older_value = connect(
+        {"type": "struct", "version": 1, "fields": [{"field": "orig", "type": "int16", "optional": True}]}, {}
+    )
     conv = converter(schema_registry.url)
     try:
         newer_bytes = await write(conv, "maintained", newer, newer_value)
@@ -160,7 +201,9 @@ async def test_testVersionMaintained(schema_registry):
         await conv.close()
 
 
-@pytest.mark.parametrize("is_key", [False, True], ids=["testSameSchemaMultipleTopicForValue", "testSameSchemaMultipleTopicForKey"])
+@pytest.mark.parametrize(
+    "is_key", [False, True], ids=["testSameSchemaMultipleTopicForValue", "testSameSchemaMultipleTopicForKey"]
+)
 async def test_testSameSchemaMultipleTopic(schema_registry, is_key):
     # One schema under two subjects has a version per subject; each topic gets its own.
     suffix = "key" if is_key else "value"
@@ -180,10 +223,21 @@ async def test_testSameSchemaMultipleTopic(schema_registry, is_key):
 
 
 async def test_testExplicitlyNamedNestedMapsWithNonStringKeys(schema_registry):
-    schema, value = connect({"type": "map", "name": "biz.baz", "version": 1, "keys": {"type": "string", "optional": True},
-                             "values": {"type": "map", "name": "foo.bar", "keys": {"type": "string", "optional": True},
-                                        "values": {"type": "int32"}}},
-                            {"foo": {"bar": 1}})
+    schema, value = connect(
+        {
+            "type": "map",
+            "name": "biz.baz",
+            "version": 1,
+            "keys": {"type": "string", "optional": True},
+            "values": {
+                "type": "map",
+                "name": "foo.bar",
+                "keys": {"type": "string", "optional": True},
+                "values": {"type": "int32"},
+            },
+        },
+        {"foo": {"bar": 1}},
+    )
     conv = converter(schema_registry.url)
     try:
         got = await read(conv, "named-maps", await write(conv, "named-maps", schema, value))
@@ -195,13 +249,19 @@ async def test_testExplicitlyNamedNestedMapsWithNonStringKeys(schema_registry):
 async def test_testSingleFieldSerialization(schema_registry):
     # use.latest.version: values are written with the subject's latest schema, fields matched by name.
     producer = AvroProducer(schema_registry.url)
-    await producer.register("single-value", {"type": "record", "name": "MySchema", "fields": [{"name": "id", "type": "string"}]})
+    await producer.register(
+        "single-value", {"type": "record", "name": "MySchema", "fields": [{"name": "id", "type": "string"}]}
+    )
     conv = converter(schema_registry.url, **{"auto.register.schemas": "false", "use.latest.version": "true"})
     try:
-        first = connect({"type": "struct", "fields": [{"field": "foo", "type": "string"}, {"field": "id", "type": "string"}]},
-                        {"foo": "123", "id": "456"})
-        second = connect({"type": "struct", "fields": [{"field": "id", "type": "string"}, {"field": "foo", "type": "string"}]},
-                         {"id": "456", "foo": "123"})
+        first = connect(
+            {"type": "struct", "fields": [{"field": "foo", "type": "string"}, {"field": "id", "type": "string"}]},
+            {"foo": "123", "id": "456"},
+        )
+        second = connect(
+            {"type": "struct", "fields": [{"field": "id", "type": "string"}, {"field": "foo", "type": "string"}]},
+            {"id": "456", "foo": "123"},
+        )
         got1 = await read(conv, "single", await write(conv, "single", *first))
         got2 = await read(conv, "single", await write(conv, "single", *second))
         assert got1.value == got2.value and list(got1.value.items()) == [("id", "456")]
@@ -213,7 +273,9 @@ async def test_testSingleFieldSerializationDifferentCase(schema_registry):
     # A value without a field the latest schema needs (names are case-sensitive) is a record
     # error naming the converter, the same for the same input every time.
     producer = AvroProducer(schema_registry.url)
-    await producer.register("case-value", {"type": "record", "name": "MySchema", "fields": [{"name": "id", "type": "string"}]})
+    await producer.register(
+        "case-value", {"type": "record", "name": "MySchema", "fields": [{"name": "id", "type": "string"}]}
+    )
     conv = converter(schema_registry.url, **{"auto.register.schemas": "false", "use.latest.version": "true"})
     try:
         schema, value = connect({"type": "struct", "fields": [{"field": "ID", "type": "string"}]}, {"ID": "456"})
@@ -230,8 +292,10 @@ async def test_testSingleFieldSerializationDifferentCase(schema_registry):
 @pytest.mark.parametrize(
     "direction",
     ["from_connect", "to_connect"],
-    ids=["testFromConnectDataThrowsNetworkExceptionOnSerializationExceptionCausedByNetworkConnectionException",
-         "testToConnectDataThrowsNetworkExceptionOnSerializationExceptionCausedByNetworkConnectionException"],
+    ids=[
+        "testFromConnectDataThrowsNetworkExceptionOnSerializationExceptionCausedByNetworkConnectionException",
+        "testToConnectDataThrowsNetworkExceptionOnSerializationExceptionCausedByNetworkConnectionException",
+    ],
 )
 async def test_network_errors_are_retriable(direction):
     # Confluent's NetworkException: the connector retries; nothing is dropped.

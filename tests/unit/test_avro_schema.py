@@ -96,16 +96,24 @@ def test_primitives(avro, value, expected):
 
 LOGICAL = [
     ({"type": "bytes", "logicalType": "decimal", "precision": 6, "scale": 2}, decimal.Decimal("-12.34"), "-12.34"),
-    ({"type": "fixed", "name": "F", "size": 6, "logicalType": "decimal", "precision": 9, "scale": 3},
-     decimal.Decimal("1.500"), "1.500"),
+    (
+        {"type": "fixed", "name": "F", "size": 6, "logicalType": "decimal", "precision": 9, "scale": 3},
+        decimal.Decimal("1.500"),
+        "1.500",
+    ),
     ({"type": "int", "logicalType": "date"}, dt.date(2024, 1, 31), dt.date(2024, 1, 31)),
     ({"type": "int", "logicalType": "time-millis"}, dt.time(13, 45, 0, 123000), dt.time(13, 45, 0, 123000)),
-    ({"type": "long", "logicalType": "timestamp-millis"}, dt.datetime(2024, 1, 31, 13, 45, 0, 123000, tzinfo=UTC),
-     dt.datetime(2024, 1, 31, 13, 45, 0, 123000, tzinfo=UTC)),
+    (
+        {"type": "long", "logicalType": "timestamp-millis"},
+        dt.datetime(2024, 1, 31, 13, 45, 0, 123000, tzinfo=UTC),
+        dt.datetime(2024, 1, 31, 13, 45, 0, 123000, tzinfo=UTC),
+    ),
 ]
 
 
-@pytest.mark.parametrize("avro,value,expected", LOGICAL, ids=[a.get("logicalType") + "-" + a["type"] for a, _, _ in LOGICAL])
+@pytest.mark.parametrize(
+    "avro,value,expected", LOGICAL, ids=[a.get("logicalType") + "-" + a["type"] for a, _, _ in LOGICAL]
+)
 def test_logical_types_become_connect_logical_types(avro, value, expected):
     schema, got = read(avro, value)
     if isinstance(expected, str):
@@ -113,9 +121,12 @@ def test_logical_types_become_connect_logical_types(avro, value, expected):
         assert schema.scale == avro["scale"] and schema.parameters[PRECISION_PARAMETER] == str(avro["precision"])
         assert str(got) == expected and got.as_tuple().exponent == -avro["scale"]
     else:
-        assert schema == {"date": DATE_SCHEMA, "time-millis": TIME_SCHEMA, "timestamp-millis": TIMESTAMP_SCHEMA}[
-            avro["logicalType"]
-        ]
+        assert (
+            schema
+            == {"date": DATE_SCHEMA, "time-millis": TIME_SCHEMA, "timestamp-millis": TIMESTAMP_SCHEMA}[
+                avro["logicalType"]
+            ]
+        )
         assert got == expected
 
 
@@ -123,11 +134,19 @@ def test_logical_types_become_connect_logical_types(avro, value, expected):
     "avro,value,expected,connect_type",
     [
         ({"type": "long", "logicalType": "time-micros"}, dt.time(0, 0, 1, 5), 1_000_005, Type.INT64),
-        ({"type": "long", "logicalType": "timestamp-micros"}, dt.datetime(1970, 1, 1, 0, 0, 1, 7, tzinfo=UTC),
-         1_000_007, Type.INT64),
+        (
+            {"type": "long", "logicalType": "timestamp-micros"},
+            dt.datetime(1970, 1, 1, 0, 0, 1, 7, tzinfo=UTC),
+            1_000_007,
+            Type.INT64,
+        ),
         ({"type": "long", "logicalType": "local-timestamp-millis"}, dt.datetime(1970, 1, 1, 0, 0, 2), 2000, Type.INT64),
-        ({"type": "string", "logicalType": "uuid"}, "0b3f6b2e-6d8a-4b59-9c1e-2f7c3b1f0a11",
-         "0b3f6b2e-6d8a-4b59-9c1e-2f7c3b1f0a11", Type.STRING),
+        (
+            {"type": "string", "logicalType": "uuid"},
+            "0b3f6b2e-6d8a-4b59-9c1e-2f7c3b1f0a11",
+            "0b3f6b2e-6d8a-4b59-9c1e-2f7c3b1f0a11",
+            Type.STRING,
+        ),
     ],
     ids=["time-micros", "timestamp-micros", "local-timestamp-millis", "uuid"],
 )
@@ -140,8 +159,11 @@ def test_record_becomes_struct_in_field_order_with_full_name_and_doc_parameter()
     avro = record(("z", "int"), ("a", "string"), ("m", "double"), name="Point", namespace="geo", doc="a point")
     schema, got = read(avro, {"a": "x", "z": 1, "m": 2.0})
     # Confluent keeps an Avro record's doc in a parameter (Connect's doc comes from connect.doc)
-    assert schema == struct_schema([("z", INT32_SCHEMA), ("a", STRING_SCHEMA), ("m", FLOAT64_SCHEMA)],
-                                   name="geo.Point", parameters={"io.confluent.connect.avro.record.doc": "a point"})
+    assert schema == struct_schema(
+        [("z", INT32_SCHEMA), ("a", STRING_SCHEMA), ("m", FLOAT64_SCHEMA)],
+        name="geo.Point",
+        parameters={"io.confluent.connect.avro.record.doc": "a point"},
+    )
     assert isinstance(got, Struct) and list(got.items()) == [("z", 1), ("a", "x"), ("m", 2.0)]
     got.validate()
 
@@ -173,12 +195,18 @@ def test_optional_nested_record_struct_carries_the_optional_schema():
 
 
 def test_enum_and_fixed_keep_their_names_as_parameters():
-    avro = record(("e", {"type": "enum", "name": "Suit", "namespace": "cards", "symbols": ["H", "S"]}),
-                  ("f", {"type": "fixed", "name": "MD5", "size": 2}))
+    avro = record(
+        ("e", {"type": "enum", "name": "Suit", "namespace": "cards", "symbols": ["H", "S"]}),
+        ("f", {"type": "fixed", "name": "MD5", "size": 2}),
+    )
     schema, got = read(avro, {"e": "S", "f": b"\x01\x02"})
     enum = schema.field("e").schema
     assert enum.type is Type.STRING and enum.name == "cards.Suit"
-    assert dict(enum.parameters) == {ENUM_PARAMETER: "cards.Suit", f"{ENUM_PARAMETER}.H": "H", f"{ENUM_PARAMETER}.S": "S"}
+    assert dict(enum.parameters) == {
+        ENUM_PARAMETER: "cards.Suit",
+        f"{ENUM_PARAMETER}.H": "H",
+        f"{ENUM_PARAMETER}.S": "S",
+    }
     fixed = schema.field("f").schema
     assert fixed.type is Type.BYTES and fixed.name == "MD5" and fixed.parameters[FIXED_SIZE_PARAMETER] == "2"
     assert got.get("e") == "S" and got.get("f") == b"\x01\x02"
@@ -186,8 +214,11 @@ def test_enum_and_fixed_keep_their_names_as_parameters():
 
 def test_arrays_and_maps_recurse_into_records():
     inner = record(("v", "int"), name="Inner")
-    avro = record(("arr", {"type": "array", "items": inner}), ("m", {"type": "map", "values": ["null", "Inner"]}),
-                  ("nested", {"type": "array", "items": {"type": "map", "values": "long"}}))
+    avro = record(
+        ("arr", {"type": "array", "items": inner}),
+        ("m", {"type": "map", "values": ["null", "Inner"]}),
+        ("nested", {"type": "array", "items": {"type": "map", "values": "long"}}),
+    )
     schema, got = read(avro, {"arr": [{"v": 1}], "m": {"k": {"v": 2}, "n": None}, "nested": [{"a": 1}]})
     assert schema.field("arr").schema == array_schema(struct_schema([("v", INT32_SCHEMA)], name="Inner"))
     assert schema.field("m").schema.key_schema == STRING_SCHEMA
@@ -218,14 +249,18 @@ def test_bool_does_not_match_an_int_union_branch():
 
 
 def test_field_defaults_become_connect_defaults():
-    avro = {"type": "record", "name": "D", "fields": [
-        {"name": "i", "type": "int", "default": 3},
-        {"name": "s", "type": "string", "default": "x"},
-        {"name": "b", "type": "bytes", "default": "\u00ff"},
-        {"name": "f", "type": "float", "default": 1},
-        {"name": "a", "type": {"type": "array", "items": "int"}, "default": [1, 2]},
-        {"name": "n", "type": ["null", "int"], "default": None},
-    ]}
+    avro = {
+        "type": "record",
+        "name": "D",
+        "fields": [
+            {"name": "i", "type": "int", "default": 3},
+            {"name": "s", "type": "string", "default": "x"},
+            {"name": "b", "type": "bytes", "default": "\u00ff"},
+            {"name": "f", "type": "float", "default": 1},
+            {"name": "a", "type": {"type": "array", "items": "int"}, "default": [1, 2]},
+            {"name": "n", "type": ["null", "int"], "default": None},
+        ],
+    }
     schema = avro_to_connect(avro).schema
     assert [schema.field(n).schema.default for n in "isbfan"] == [3, "x", b"\xff", 1.0, [1, 2], None]
 
@@ -299,14 +334,17 @@ def test_logical_and_struct_schemas_round_trip():
         name="com.example.Reading",
         version=3,
     )
-    value = Struct(schema, {
-        "price": decimal.Decimal("1.20"),
-        "day": dt.date(2020, 2, 29),
-        "at": dt.time(1, 2, 3, 4000),
-        "ts": dt.datetime(2020, 2, 29, 1, 2, 3, 4000, tzinfo=UTC),
-        "inner": Struct(inner, {"t": 2.5}),
-        "other": Struct(schema.field("other").schema, {"u": "x"}),
-    })
+    value = Struct(
+        schema,
+        {
+            "price": decimal.Decimal("1.20"),
+            "day": dt.date(2020, 2, 29),
+            "at": dt.time(1, 2, 3, 4000),
+            "ts": dt.datetime(2020, 2, 29, 1, 2, 3, 4000, tzinfo=UTC),
+            "inner": Struct(inner, {"t": 2.5}),
+            "other": Struct(schema.field("other").schema, {"u": "x"}),
+        },
+    )
     avro, back, got = write_and_read(schema, value)
     assert avro["name"] == "Reading" and avro["namespace"] == "com.example" and avro["connect.version"] == 3
     assert avro["fields"][4]["type"][0] == "null" and avro["fields"][4]["default"] is None
