@@ -1040,11 +1040,12 @@ def _compiled_struct(schema: Schema, adapters: list[tuple[int, Adapter, bool]]) 
             else:
                 lines += [
                     f"{indent}out = []",
+                    f"{indent}append = out.append",
                     f"{indent}for element in item:",
                     f"{indent}    struct = new(Struct)",
                     f"{indent}    struct._schema = schema{number}",
                     f"{indent}    struct._values = [*element.values()]",
-                    f"{indent}    out.append(struct)",
+                    f"{indent}    append(struct)",
                     f"{indent}values[{int(index)}] = out",
                 ]
             continue
