@@ -19,7 +19,7 @@ from tests.connectors.test_diffusion_source import (
     headers_of,
     source_config,
 )
-from streamapp.connectors.diffusion_source import FINGERPRINT_TABLE
+from streamapp.diffusion.source import FINGERPRINT_TABLE
 from tests.fixtures.diffusion import diffusion_session
 from tests.fixtures.kafka import ConsumeTimeout, consume
 from tests.fixtures.worker import make_worker

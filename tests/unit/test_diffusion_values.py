@@ -13,7 +13,7 @@ import pytest
 from diffusion.datatypes import JSON
 from diffusion.features.topics import SetTopic
 
-from streamapp.connectors.diffusion_values import (
+from streamapp.diffusion.values import (
     ValueConversionError,
     encode_diffusion_json,
     to_diffusion_binary,

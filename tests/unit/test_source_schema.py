@@ -8,7 +8,7 @@ import decimal
 import cbor2
 import pytest
 
-from streamapp.connectors.source_schema import infer, infer_schema, to_connect_value
+from streamapp.diffusion.schema_inference import infer, infer_schema, to_connect_value
 from streamapp.records import (
     BOOLEAN_SCHEMA,
     BYTES_SCHEMA,

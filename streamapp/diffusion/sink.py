@@ -24,8 +24,8 @@ from streamapp.diffusion.connection import DiffusionConnection, is_open
 from streamapp.diffusion.errors import DiffusionUnavailable, classify
 from streamapp.records import Record, RecordError
 
-from . import diffusion_values
-from .destination import DestinationPattern
+from . import values as diffusion_values
+from .destinations import DestinationPattern
 
 __all__ = ["DiffusionSink", "RemoveTopic", "SetValue"]
 

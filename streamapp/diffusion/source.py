@@ -39,8 +39,8 @@ from streamapp.diffusion.connection import DiffusionConnection
 from streamapp.diffusion.subscriber import ConflatingQueue, DiffusionSubscriber, Update
 from streamapp.records import STRING_SCHEMA
 
-from .kafka_topic_names import KafkaTopicPattern, TopicNameError
-from .source_schema import infer
+from .topic_names import KafkaTopicPattern, TopicNameError
+from .schema_inference import infer
 
 __all__ = ["FINGERPRINT_TABLE", "DiffusionSource"]
 
