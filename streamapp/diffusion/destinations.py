@@ -215,11 +215,18 @@ class DestinationPattern:
                 path = "".join([part if isinstance(part, str) else part(record) for part in parts])
         except PathError as exc:
             raise self._located(exc, record) from None
-        if not path or path[0] == "/" or path[-1] == "/" or "//" in path or path.startswith(RESERVED_FIRST_SEGMENT):
+        if (
+            not path
+            or path[0] == "/"
+            or path[-1] == "/"
+            or "//" in path
+            or path.startswith(RESERVED_FIRST_SEGMENT)
+            or _UNSENDABLE.search(path)
+        ):
             problem = validate_topic_path(path)
             if problem is not None:
                 raise self._located(
-                    PathError(f"{problem}: '{path[:200]}'{self._token_values(record)}", path=path), record
+                    PathError(f"{problem}: {path[:200]!r}{self._token_values(record)}", path=path), record
                 )
         return path
 

@@ -231,6 +231,12 @@ def test_missing_token_values_are_record_errors_naming_token_and_record(pattern,
         ("x/${key}", {"key": "a//b"}, "the path has an empty segment ('//'): 'x/a//b' (${key}='a//b')"),
         ("${key}", {"key": ""}, "the path is empty: '' (${key}='')"),
         (
+            "x/${key}",
+            {"key": "ctl\x00\x01\x1b\n\t"},
+            "the path has a control character, U+0000, at position 5: no subscriber could select it: "
+            "'x/ctl\\x00\\x01\\x1b\\n\\t' (${key}='ctl\\x00\\x01\\x1b\\n\\t')",
+        ),
+        (
             "${topic}/${key}",
             {"topic": "Diffusion"},
             "paths under 'Diffusion/' are reserved for the Diffusion server: 'Diffusion/baz' (${topic}='Diffusion', ${key}='baz')",
@@ -262,6 +268,13 @@ def test_long_keys_are_quoted_briefly_in_messages():
         ("a/", "the path ends with '/' (an empty last segment)"),
         ("a//b", "the path has an empty segment ('//')"),
         ("Diffusion", "paths under 'Diffusion/' are reserved for the Diffusion server"),
+        ("prices/EUR USD/é", None),  # any Unicode but '/', per Diffusion's path rules
+        ("ctl\x00\x01", "the path has a control character, U+0000, at position 3: no subscriber could select it"),
+        ("a/\tb", "the path has a control character, U+0009, at position 2: no subscriber could select it"),
+        ("a\x1b[0m", "the path has a control character, U+001B, at position 1: no subscriber could select it"),
+        ("a\x7f", "the path has a control character, U+007F, at position 1: no subscriber could select it"),
+        ("a\x85b", "the path has a control character, U+0085, at position 1: no subscriber could select it"),
+        ("a\ud800", "the path has a lone surrogate (not UTF-8), U+D800, at position 1: no subscriber could select it"),
     ],
 )
 def test_validate_topic_path(path, problem):
