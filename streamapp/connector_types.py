@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .connectors import coap_config, diffusion_config
+from .coap import config as coap_config
+from .diffusion import config as diffusion_config
 from .core.registry import ConnectorType, register
 
 __all__ = ["COAP_SINK", "DIFFUSION_SINK", "DIFFUSION_SOURCE"]
@@ -14,7 +15,7 @@ DIFFUSION_SINK = register(
         kind="sink",
         config_model=diffusion_config.DiffusionSinkConfig,
         description="Kafka topics to Diffusion topics",
-        implementation="streamapp.connectors.diffusion_sink:DiffusionSink",
+        implementation="streamapp.diffusion.sink:DiffusionSink",
     )
 )
 DIFFUSION_SOURCE = register(
@@ -24,7 +25,7 @@ DIFFUSION_SOURCE = register(
         kind="source",
         config_model=diffusion_config.DiffusionSourceConfig,
         description="Diffusion topics to Kafka topics",
-        implementation="streamapp.connectors.diffusion_source:DiffusionSource",
+        implementation="streamapp.diffusion.source:DiffusionSource",
     )
 )
 COAP_SINK = register(
@@ -34,6 +35,6 @@ COAP_SINK = register(
         kind="sink",
         config_model=coap_config.CoapSinkConfig,
         description="Kafka topics to CoAP resources, routed by KCQL",
-        implementation="streamapp.connectors.coap_sink:CoapSink",
+        implementation="streamapp.coap.sink:CoapSink",
     )
 )

@@ -164,6 +164,14 @@ class WorkerSettings(BaseSettings):
             )
         return options
 
+    def topic_layout(self, partitions: int | None = None, replicas: int | None = None) -> tuple[int, int]:
+        """Partitions and replication factor for a topic a connector creates: Connect's rule, -1 (or unset)
+        means the worker's default (``STREAMAPP_TOPIC_PARTITIONS``, ``STREAMAPP_TOPIC_REPLICATION_FACTOR``)."""
+        return (
+            self.topic_partitions if partitions in (None, -1) else partitions,
+            self.topic_replication_factor if replicas in (None, -1) else replicas,
+        )
+
     @property
     def connector_paths(self) -> list[str]:
         return [p.strip() for p in self.connectors.split(",") if p.strip()]

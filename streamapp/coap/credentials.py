@@ -3,7 +3,7 @@
 aiocoap's only DTLS transport is ``tinydtls`` (the ``DTLSSocket`` package), and it does
 pre-shared keys only (cipher suite TLS_PSK_WITH_AES_128_CCM_8). Certificates go through our own
 transport (:mod:`streamapp.coap.dtls_x509`); raw public keys are refused when the config is loaded
-(see :mod:`streamapp.connectors.coap_config`).
+(see :mod:`streamapp.coap.config`).
 Credentials are aiocoap's declarative form, keyed by a URI pattern::
 
     {"coaps://host:5684/*": {"dtls": {"psk": b"secret", "client-identity": b"identity"}}}

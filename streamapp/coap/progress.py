@@ -14,7 +14,7 @@ from dataclasses import astuple, dataclass
 
 __all__ = ["ProgressLog", "TopicProgress"]
 
-logger = logging.getLogger("streamapp.connectors.coap_sink.progress")
+logger = logging.getLogger("streamapp.coap.sink.progress")
 
 
 @dataclass

@@ -99,8 +99,16 @@ class AvroConverterOptions(ConverterOptions):
     ssl_endpoint_identification_algorithm: str = Field(
         "https", alias="schema.registry.ssl.endpoint.identification.algorithm"
     )
+    # Confluent's AvroDataConfig: how Avro and Connect schemas map (streamapp.converters.avro_schema)
     enhanced_avro_schema_support: bool = Field(False, alias="enhanced.avro.schema.support")
     connect_meta_data: bool = Field(True, alias="connect.meta.data")
+    generalized_sum_type_support: bool = Field(False, alias="generalized.sum.type.support")
+    scrub_invalid_names: bool = Field(False, alias="scrub.invalid.names")
+    allow_optional_map_keys: bool = Field(False, alias="allow.optional.map.keys")
+    flatten_singleton_unions: bool = Field(True, alias="flatten.singleton.unions")
+    ignore_default_for_nullables: bool = Field(False, alias="ignore.default.for.nullables")
+    discard_type_doc_default: bool = Field(False, alias="discard.type.doc.default")
+    schemas_cache_config: int = Field(1000, alias="schemas.cache.config", ge=0)
 
     @model_validator(mode="after")
     def _usable(self) -> AvroConverterOptions:

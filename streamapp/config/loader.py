@@ -55,6 +55,15 @@ class LoadedConnector:
     secret_keys: frozenset[str] = frozenset()
     warnings: tuple[str, ...] = ()
 
+    def converters(self) -> tuple[Any, Any]:
+        """New (key, value) converters for this connector's ``key.converter``/``value.converter`` and options."""
+        from streamapp.converters import make_converter
+
+        return (
+            make_converter(self.config.key_converter, self.key_converter_options, is_key=True),
+            make_converter(self.config.value_converter, self.value_converter_options, is_key=False),
+        )
+
     @property
     def implemented(self) -> bool:
         return self.type.implementation is not None

@@ -1,8 +1,10 @@
 """``io.confluent.connect.avro.AvroConverter``: Confluent wire format <-> Connect data.
 
 The wire format is a magic byte 0, the schema id (4 bytes, big-endian) and the Avro binary
-encoding of the value with that (writer) schema. Decoding uses fastavro's ``schemaless_reader``;
-the Avro -> Connect mapping is :mod:`streamapp.converters.avro_schema`.
+encoding of the value with that (writer) schema. The Avro <-> Connect mapping is Confluent's
+``AvroData``, in :mod:`streamapp.converters.avro_data` (union branches as written, maps with
+non-string keys, ``connect.*`` metadata, recursive and schemaless schemas, the AvroDataConfig
+options); decoding and encoding use fastavro.
 
 Registry I/O is asynchronous and happens only in the ``prepare_*`` hooks (see
 :mod:`streamapp.converters.base`): ``prepare_to_connect`` fetches a writer schema the first time
@@ -23,16 +25,16 @@ import ssl
 from dataclasses import dataclass
 from typing import Any
 
-import fastavro
-from fastavro import schemaless_reader, schemaless_writer
-
 from streamapp.config.converter_options import AVRO_CONVERTER, AvroConverterOptions
 from streamapp.errors import ConfigError
-from streamapp.records import DataError, Schema, SchemaAndValue
+from streamapp.records import DataError, Schema, SchemaAndValue, Struct
 
-from .avro_schema import AvroSchemaError, avro_to_connect, connect_to_avro
+from .avro_data import AvroData, Reader, Writer, read_data
+from .avro_schema import AvroDataOptions
+from .avro_to_connect import READ_OPTIONS
 from .base import NULL
 from .errors import ConversionError, excerpt
+from .json_values import BoundedCache
 from .registry_client import (
     SCHEMA_NOT_FOUND,
     RegistryClient,
@@ -40,56 +42,10 @@ from .registry_client import (
     RegistryUnavailableError,
 )
 
-__all__ = ["AvroConverter", "subject_name"]
+__all__ = ["AvroConverter", "data_options", "subject_name"]
 
 _BytesIO = io.BytesIO
 _NEW = object.__new__
-# What fastavro's schemaless_reader passes along, its defaults.
-_READ_OPTIONS = {
-    "return_record_name": False,
-    "return_record_name_override": False,
-    "handle_unicode_errors": "strict",
-    "return_named_type": False,
-    "return_named_type_override": False,
-}
-
-
-def _plain_read(fo: Any, schema: Any, named: Any, reader_schema: Any, options: Any) -> Any:
-    return schemaless_reader(fo, schema, None)
-
-
-def _pick_reader() -> Any:
-    """fastavro's ``_read_data``, the function ``schemaless_reader`` ends in, when it behaves the same.
-
-    ``schemaless_reader`` parses the (already parsed) schema again and builds its option dicts on
-    every call, about a tenth of the decoding time of a small record; the converter parses once
-    per schema id. ``_read_data`` is not public API: it is used only if it is there and decodes
-    a probe record exactly like ``schemaless_reader``; otherwise the public function is.
-    """
-    try:
-        from fastavro._read import _read_data
-    except ImportError:  # pragma: no cover - a pure-Python fastavro build
-        return _plain_read
-    probe = {"type": "record", "name": "Probe", "fields": [
-        {"name": "s", "type": "string"}, {"name": "e", "type": {"type": "enum", "name": "E", "symbols": ["A"]}},
-        {"name": "o", "type": ["null", "long"]}]}
-    value = {"s": "x", "e": "A", "o": 5}
-    try:
-        named: dict[str, dict] = {"writer": {}, "reader": {}}
-        parsed = fastavro.parse_schema(probe, named["writer"])
-        buffer = io.BytesIO()
-        schemaless_writer(buffer, parsed, value)
-        data = buffer.getvalue()
-        if _read_data(io.BytesIO(data), parsed, named, None, dict(_READ_OPTIONS)) == value == schemaless_reader(
-            io.BytesIO(data), parsed, None
-        ):
-            return _read_data
-    except Exception:  # noqa: BLE001 - any surprise: use the public function
-        return _plain_read
-    return _plain_read  # pragma: no cover
-
-
-_read = _pick_reader()
 
 MAGIC = 0
 _HEADER = 5
@@ -117,19 +73,42 @@ def _record_full_name(avro: Any) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class _Reader:
+class _Prepared:
+    """A writer schema by id, ready: its Connect schema carries the registry version.
+
+    The reader's parts are copied here so the hot path makes one attribute access for each.
+    """
+
     schema_id: int
     parsed: Any
-    named: Any  # fastavro's named schemas of the parsed schema  # fastavro-parsed reader schema
-    schema: Schema  # Connect schema, with the registry version
+    named: Any
+    schema: Schema | None
+    plain_schema: Schema | None
     adapt: Any
+
+    @classmethod
+    def of(cls, schema_id: int, reader: Reader) -> _Prepared:
+        return cls(schema_id, reader.parsed, reader.named, reader.schema, reader.plain_schema, reader.adapt)
 
 
 @dataclass(frozen=True, slots=True)
-class _Writer:
-    header: bytes
-    parsed: Any
-    adapt: Any
+class _Registered:
+    header: bytes  # magic byte and the registered schema id
+    writer: Writer
+
+
+def data_options(options: AvroConverterOptions) -> AvroDataOptions:
+    """The AvroData options among the converter's."""
+    return AvroDataOptions(
+        connect_meta_data=options.connect_meta_data,
+        enhanced_avro_schema_support=options.enhanced_avro_schema_support,
+        generalized_sum_type_support=options.generalized_sum_type_support,
+        scrub_invalid_names=options.scrub_invalid_names,
+        allow_optional_map_keys=options.allow_optional_map_keys,
+        flatten_singleton_unions=options.flatten_singleton_unions,
+        ignore_default_for_nullables=options.ignore_default_for_nullables,
+        discard_type_doc_default=options.discard_type_doc_default,
+    )
 
 
 class AvroConverter:
@@ -150,9 +129,16 @@ class AvroConverter:
         self.client = client or RegistryClient(
             list(options.schema_registry_url), auth=_auth(options), ssl_context=_ssl_context(options)
         )
-        self._readers: dict[int, _Reader] = {}
-        self._by_header: dict[bytes, _Reader] = {}
-        self._writers: dict[tuple[str, Schema], _Writer] = {}
+        self.data = AvroData(data_options(options))
+        # Converted schemas, at most schemas.cache.config of each (Confluent's cache size).
+        size = max(1, options.schemas_cache_config)
+        # topic -> header bytes -> _Prepared: one schema id has a version per subject, and the
+        # subject follows the topic (TopicNameStrategy), so each topic has its own entries.
+        self._by_topic: dict[str, BoundedCache] = {}
+        self._converted: BoundedCache = BoundedCache(size)  # (schema id, version) -> Reader
+        self._last_topic: str | None = None
+        self._last_by_header: BoundedCache | None = None
+        self._writers: BoundedCache = BoundedCache(size)  # (topic, schema) -> _Registered
 
     # ------------------------------------------------------------------ bytes -> Connect
 
@@ -179,9 +165,13 @@ class AvroConverter:
     async def _prepare_reader(self, topic: str, data: bytes | None) -> None:
         if data is None or len(data) < _HEADER or data[0] != MAGIC:
             return  # to_connect explains what is wrong
-        schema_id = int.from_bytes(data[1:_HEADER], "big")
-        if schema_id in self._readers:
+        header = bytes(data[:_HEADER])
+        by_header = self._by_topic.get(topic)
+        if by_header is None:
+            by_header = self._by_topic[topic] = BoundedCache(self._converted.size)
+        if header in by_header:
             return
+        schema_id = int.from_bytes(header[1:], "big")
         try:
             avro = await self.client.schema_by_id(schema_id)
         except RegistryRequestError as exc:
@@ -202,19 +192,13 @@ class AvroConverter:
                 self._refused(exc)
             # The schema is not under this subject (e.g. written with another naming strategy):
             # the record still converts; only ${value.version} has nothing to show.
-        try:
-            mapping = avro_to_connect(avro, version=version)
-            named: dict[str, dict] = {"writer": {}, "reader": {}}
-            parsed = fastavro.parse_schema(mapping.reader_schema, named["writer"])
-        except AvroSchemaError as exc:
-            raise ConversionError(f"schema id {schema_id}: {exc}", context=self._context) from None
-        except Exception as exc:  # noqa: BLE001 - fastavro's SchemaParseException and friends
-            raise ConversionError(
-                f"schema id {schema_id} is not a valid Avro schema: {exc}", context=self._context
-            ) from None
-        reader = _Reader(schema_id, parsed, named, mapping.schema, mapping.adapt)
-        self._readers[schema_id] = reader
-        self._by_header[bytes([MAGIC]) + schema_id.to_bytes(4, "big")] = reader
+        reader = self._converted.get((schema_id, version))
+        if reader is None:
+            try:
+                reader = self._converted.put((schema_id, version), self.data.reader(avro, version))
+            except DataError as exc:
+                raise ConversionError(f"schema id {schema_id}: {exc}", context=self._context) from None
+        by_header.put(header, _Prepared.of(schema_id, reader))
 
     def to_connect(self, topic: str, data: bytes | None) -> SchemaAndValue:
         if data is None:
@@ -223,40 +207,53 @@ class AvroConverter:
             data = bytes(data)
         # The 5-byte header (magic byte and schema id) is the cache key: one slice and one
         # lookup replace the magic check and the id parsing on the hot path.
-        reader = self._by_header.get(data[:_HEADER])
-        if reader is None:
-            reader = self._reader_for(data)
+        if topic is self._last_topic:  # records come in runs of one topic: skip a lookup
+            by_header = self._last_by_header
+        else:
+            by_header = self._by_topic.get(topic)
+            if by_header is not None:
+                self._last_topic, self._last_by_header = topic, by_header
+        prepared = None if by_header is None else by_header.get(data[:_HEADER])
+        if prepared is None:
+            prepared = self._reader_for(data)
         buffer = _BytesIO(data)
         buffer.seek(_HEADER)
         try:
-            value = _read(buffer, reader.parsed, reader.named, None, _READ_OPTIONS)
+            value = read_data(buffer, prepared.parsed, prepared.named, None, READ_OPTIONS)
         except Exception as exc:  # noqa: BLE001 - fastavro raises EOFError, ValueError, UnicodeDecodeError...
             raise ConversionError(
-                f"corrupt Avro payload for schema id {reader.schema_id}: {type(exc).__name__}: {str(exc)[:120]} "
-                f"({len(data)} bytes: {excerpt(data, 24)})",
+                f"corrupt Avro payload for schema id {prepared.schema_id}: {type(exc).__name__}: "
+                f"{str(exc)[:120]} ({len(data)} bytes: {excerpt(data, 24)})",
                 context=self._context,
             ) from None
         if buffer.tell() != len(data):
             raise ConversionError(
-                f"corrupt Avro payload for schema id {reader.schema_id}: {len(data) - buffer.tell()} bytes left "
-                f"over after the value ({len(data)} bytes: {excerpt(data, 24)})",
+                f"corrupt Avro payload for schema id {prepared.schema_id}: {len(data) - buffer.tell()} bytes "
+                f"left over after the value ({len(data)} bytes: {excerpt(data, 24)})",
                 context=self._context,
             )
-        adapt = reader.adapt
-        if adapt is not None:
+        if value is None:
+            return NULL  # a null in an optional top-level schema: Confluent returns no schema either
+        plain = prepared.plain_schema
+        if plain is not None:  # a record of plain fields: its Struct, inlined (the most common value)
+            struct = _NEW(Struct)
+            struct._schema = plain
+            struct._values = [*value.values()]
+            value = struct
+        elif prepared.adapt is not None:
             try:
-                value = adapt(value)
+                value = prepared.adapt(value)
             except DataError as exc:
                 raise ConversionError(exc.reason, location=exc.location, context=self._context) from None
         # SchemaAndValue is a frozen dataclass; filling its __dict__ directly is what its
         # generated __init__ does, at half the cost (measurable at 100k records/s).
         result = _NEW(SchemaAndValue)
         fields = result.__dict__
-        fields["schema"] = reader.schema
+        fields["schema"] = prepared.schema
         fields["value"] = value
         return result
 
-    def _reader_for(self, data: bytes) -> _Reader:
+    def _reader_for(self, data: bytes) -> _Prepared:
         """The slow path of to_connect: explain a bad header, or a schema not fetched."""
         if len(data) < _HEADER or data[0] != MAGIC:
             raise ConversionError(
@@ -271,17 +268,19 @@ class AvroConverter:
     # ------------------------------------------------------------------ Connect -> bytes
 
     async def _prepare_writer(self, topic: str, schema: Schema | None) -> None:
-        if schema is None or (topic, schema) in self._writers:
+        if (topic, schema) in self._writers:
             return
+        what = schema.label() if schema is not None else "a schemaless value"
         try:
-            mapping = connect_to_avro(schema)
+            writer = self.data.writer(schema)
         except DataError as exc:
-            raise ConversionError(f"cannot express {schema.label()} in Avro: {exc}", context=self._context) from None
-        avro, adapt = mapping.avro, mapping.adapt
+            raise ConversionError(f"cannot express {what} in Avro: {exc}", context=self._context) from None
+        avro = writer.avro
         subject = subject_name(self.strategy, topic, self.is_key, avro)
         try:
             if self.options.use_latest_version:
-                schema_id, _, avro = await self.client.latest(subject)
+                schema_id, _, latest = await self.client.latest(subject)
+                writer = self._latest_writer(writer, latest, subject)
             elif self.options.auto_register_schemas:
                 schema_id = await self.client.register(subject, avro)
             else:
@@ -289,38 +288,44 @@ class AvroConverter:
         except RegistryRequestError as exc:
             self._refused(exc)
             raise ConversionError(f"subject '{subject}': {exc}", context=self._context) from None
-        try:
-            parsed = fastavro.parse_schema(avro)
-        except Exception as exc:  # noqa: BLE001 - fastavro's SchemaParseException and friends
-            raise ConversionError(f"subject '{subject}': invalid Avro schema: {exc}", context=self._context) from None
         header = bytes([MAGIC]) + schema_id.to_bytes(4, "big")
-        self._writers[(topic, schema)] = _Writer(header, parsed, adapt)
+        self._writers.put((topic, schema), _Registered(header, writer))
+
+    def _latest_writer(self, writer: Writer, latest: Any, subject: str) -> Writer:
+        """use.latest.version: the value is written with the subject's latest schema (fields matched by name)."""
+        import fastavro
+
+        from .avro_from_connect import strip_logical_types
+
+        try:
+            parsed = fastavro.parse_schema(strip_logical_types(latest))
+        except Exception as exc:  # noqa: BLE001 - fastavro's SchemaParseException and friends
+            raise ConversionError(
+                f"subject '{subject}': invalid latest Avro schema: {exc}", context=self._context
+            ) from None
+        return Writer(latest, parsed, writer.encode)
 
     def from_connect(self, topic: str, schema: Schema | None, value: Any) -> bytes | None:
         if value is None:
+            if schema is not None and not schema.optional and schema.default is None:
+                raise ConversionError(f"null value for required {schema.label()}", context=self._context)
             return None
-        if schema is None:
+        registered = self._writers.get((topic, schema))
+        if registered is None:
+            what = schema.label() if schema is not None else "schemaless values"
             raise ConversionError(
-                "the Avro converter needs a schema, and this value has none (a schemaless value; use "
-                f"JsonConverter for the {self._which})",
-                context=self._context,
+                f"no registered schema for {what} (prepare_from_connect was not awaited)", context=self._context
             )
-        writer = self._writers.get((topic, schema))
-        if writer is None:
-            raise ConversionError(
-                f"no registered schema for {schema.label()} (prepare_from_connect was not awaited)",
-                context=self._context,
-            )
-        buffer = io.BytesIO()
-        buffer.write(writer.header)
+        buffer = _BytesIO()
+        buffer.write(registered.header)
         try:
-            datum = value if writer.adapt is None else writer.adapt(value)
-            schemaless_writer(buffer, writer.parsed, datum)
+            self.data.write(registered.writer, value, buffer)
         except DataError as exc:
             raise ConversionError(exc.reason, location=exc.location, context=self._context) from None
         except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+            what = schema.label() if schema is not None else "a schemaless value"
             raise ConversionError(
-                f"value does not fit {schema.label()}: {type(exc).__name__}: {str(exc)[:160]}", context=self._context
+                f"value does not fit {what}: {type(exc).__name__}: {str(exc)[:160]}", context=self._context
             ) from None
         return buffer.getvalue()
 

@@ -233,7 +233,9 @@ def _parse_schema_text(text: Any, what: str) -> Any:
     try:
         return json.loads(text)
     except (TypeError, ValueError):
-        raise RegistryRequestError(f"the registry returned no valid schema for {what}", status=200, error_code=None)
+        raise RegistryRequestError(
+            f"the registry returned no valid schema for {what}", status=200, error_code=None
+        ) from None
 
 
 def _error_code(text: str) -> int | None:

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from streamapp import faust_workarounds
-from streamapp.converters import ConversionError, make_converter
+from streamapp.converters import ConversionError
 from streamapp.records import Record, RecordError
 
 from .contract import ConnectorStatus, Counters, PartitionStatus, SessionStatus, State
@@ -46,6 +46,7 @@ from .dispatch import OrderedDispatcher, PartitionWatermark
 from .offsets import DeliveredOffsets
 from .policy import ErrorPolicy, connect_policy
 from .retry import Backoff
+from .write_behind import WriteBehind
 
 if TYPE_CHECKING:
     from streamapp.config.loader import LoadedConnector
@@ -122,8 +123,7 @@ class SinkConnector(Generic[P]):
         self._state: State = "UNASSIGNED"
         self.paused = False
         self.failure: RecordFailure | None = None
-        self.key_converter = make_converter(config.key_converter, loaded.key_converter_options, is_key=True)
-        self.value_converter = make_converter(config.value_converter, loaded.value_converter_options, is_key=False)
+        self.key_converter, self.value_converter = loaded.converters()
         # Async hooks of converters that fetch before converting (Avro: writer schemas by id).
         self._key_hook = getattr(self.key_converter, "prepare_to_connect", None)
         self._value_hook = getattr(self.value_converter, "prepare_to_connect", None)
@@ -132,8 +132,11 @@ class SinkConnector(Generic[P]):
         self.dispatcher: OrderedDispatcher[_Pending] = OrderedDispatcher(self.window, self._deliver)
         self._observe: Callable[[str, float], None] = worker.observe_delivery
         self._marks: dict[tuple[str, int], PartitionWatermark] = {}
-        self._dirty: dict[tuple[str, int], PartitionWatermark] = {}
-        self._flush_scheduled = False
+        self._offsets_behind: WriteBehind[tuple[str, int]] = WriteBehind(
+            lambda tp, offset: self.offsets.set(tp[0], tp[1], offset),
+            self.offset_flush_interval,
+            what=f"connector {self.name!r}: delivered offset",
+        )
         self._epoch = 0
         self._stopping: asyncio.Future[None] | None = None
         self._held: set[Any] = set()  # partitions this connector paused in the consumer
@@ -141,12 +144,11 @@ class SinkConnector(Generic[P]):
         self._log_failure = _RateLimitedLog(_LOG_LINES_PER_SECOND)
         self.dlq: DeadLetterQueue | None = None
         if config.errors_deadletterqueue_topic_name:
-            replicas = config.errors_deadletterqueue_topic_replication_factor
             self.dlq = DeadLetterQueue(
                 self.app,
                 config.errors_deadletterqueue_topic_name,
                 connector=self.name,
-                replicas=settings.topic_replication_factor if replicas in (None, -1) else replicas,
+                replicas=settings.topic_layout(replicas=config.errors_deadletterqueue_topic_replication_factor)[1],
                 context_headers=config.errors_deadletterqueue_context_headers_enable,
                 client_options=settings.kafka_client_options(),
                 max_request_size=config.producer_override_max_request_size,
@@ -320,7 +322,7 @@ class SinkConnector(Generic[P]):
                 )
             # What this connector will not ack now (abandoned, or it stopped): Faust must not wait for it.
             faust_workarounds.release_unacked(self.app, self.reads)
-            self._flush_offsets()
+            self._offsets_behind.flush()
             self._marks.clear()  # rebuilt from the delivered-offset table for what is read next
             await flow.wait_resumable()
 
@@ -350,7 +352,7 @@ class SinkConnector(Generic[P]):
                 count,
                 self.shutdown_grace,
             )
-        self._flush_offsets()
+        self._offsets_behind.flush()
         await self.stop_client()
         if self.dlq is not None:
             await self.dlq.stop()
@@ -548,25 +550,7 @@ class SinkConnector(Generic[P]):
 
     def _complete(self, mark: PartitionWatermark, topic: str, partition: int, offset: int) -> None:
         if mark.complete(offset):
-            self._dirty[(topic, partition)] = mark
-            if not self._flush_scheduled:
-                # Coalesce: one table write per partition per interval. Each write is a changelog
-                # record produced and consumed back by every worker (a GlobalTable); per-record writes
-                # cost ~15% of the sink's CPU. What completes within the interval before a crash is
-                # delivered again after the restart, like what was in flight.
-                self._flush_scheduled = True
-                asyncio.get_running_loop().call_later(self.offset_flush_interval, self._flush_offsets)
-
-    def _flush_offsets(self) -> None:
-        self._flush_scheduled = False
-        dirty, self._dirty = self._dirty, {}
-        for (topic, partition), mark in dirty.items():
-            try:
-                self.offsets.set(topic, partition, mark.value)
-            except Exception as exc:  # noqa: BLE001 -- the table is an optimisation: never fail a delivery for it
-                logger.warning(
-                    "connector %r: cannot record delivered offset of %s/%d: %s", self.name, topic, partition, exc
-                )
+            self._offsets_behind.put((topic, partition), mark.value)
 
 
 def _end_offset(app: Any, tp: Any) -> int | None:

@@ -8,6 +8,9 @@ callers need (measured):
 * A new consumer group waits half of the members' rebalance timeout before its first assignment.
 * It answers a fetch only after the consumer's fetch max wait, even when data arrives.
 * librdkafka clients (confluent-kafka, kcat) cannot use it; it has no SASL or TLS listeners.
+* Its end offsets count batches: after one produce request of 6 records, ListOffsets(latest)
+  answers 1 (Apache Kafka: 6). Faust recovers a table's changelog only up to that offset, so
+  tables written in batches (the source's fingerprints) come back incomplete after a failover.
 * When the listener port is taken, Tansu logs the error, panics in a worker thread and exits
   with status 0, so failure is detected by the process ending, not by its exit code.
 """

@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from typing import Any
 from urllib.parse import urlsplit
 
 import diffusion
 
+from streamapp.core.retry import Backoff
 from streamapp.errors import StreamAppError
 
 from .sdk_internals import hide_sdk_credentials
@@ -103,12 +103,24 @@ class DiffusionConnection:
             self._up.clear()
             self._lost.set()
 
+    @classmethod
+    def from_config(cls, config: Any, name: str) -> DiffusionConnection:
+        """The session of a connector with the common ``diffusion.*`` keys (sink and source alike)."""
+        return cls(
+            config.diffusion_url,
+            config.diffusion_username,
+            config.diffusion_password.get_secret_value(),
+            name=name,
+            backoff_max=config.diffusion_reconnect_backoff_max_ms / 1000,
+            tls=config.tls,
+        )
+
     async def _run(self) -> None:
-        delay = self.backoff_initial
+        backoff = Backoff(self.backoff_initial, self.backoff_max, jitter=0.5)
         while not self._closing:
             try:
                 await self._connect()
-                delay = self.backoff_initial
+                backoff.reset()
             except DiffusionAuthError as exc:
                 self.state = "AUTH_FAILED"
                 self.last_error = str(exc)
@@ -126,6 +138,7 @@ class DiffusionConnection:
             except Exception as exc:  # any connect failure: back off and try again
                 self.state = "RECONNECTING"
                 self.last_error = f"{type(exc).__name__}: {exc}"
+                delay = backoff.next()
                 logger.warning(
                     "connector %r: cannot connect to Diffusion at %s (%s); retrying in %.1fs",
                     self.name,
@@ -133,8 +146,7 @@ class DiffusionConnection:
                     self.last_error,
                     delay,
                 )
-                await asyncio.sleep(delay * (0.5 + random.random() / 2))
-                delay = min(delay * 2, self.backoff_max)
+                await asyncio.sleep(delay)
                 continue
             await self._watch()
 

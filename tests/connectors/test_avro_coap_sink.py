@@ -104,12 +104,12 @@ async def stack(kafka_bootstrap, libcoap_notls_server, _schema_registry_session,
     server = DevCoapServer("127.0.0.1", free_udp_port())
     await server.start()
     kcql = ";".join(
-        f"INSERT INTO probe/{name} SELECT {select} FROM {topics['probe']}{tail}" for name, select, tail, _ in PROJECTIONS
+        f"INSERT INTO probe/{name} SELECT {select} FROM {topics['probe']}{tail}"
+        for name, select, tail, _ in PROJECTIONS
     )
     write_connector(configs, "probe", avro_coap_sink(server.uri, registry.url, topics["probe"], kcql))
-    write_connector(
-        configs, "all", avro_coap_sink(server.uri, registry.url, topics["all"], f"INSERT INTO all SELECT * FROM {topics['all']}")
-    )
+    all_kcql = f"INSERT INTO all SELECT * FROM {topics['all']}"
+    write_connector(configs, "all", avro_coap_sink(server.uri, registry.url, topics["all"], all_kcql))
     write_connector(
         configs,
         "lib",
@@ -123,8 +123,13 @@ async def stack(kafka_bootstrap, libcoap_notls_server, _schema_registry_session,
     worker = await make_worker(kafka_bootstrap, configs, workdir).start()
     try:
         await worker.wait_ready()
-        yield {"bootstrap": kafka_bootstrap, "server": server, "topics": topics, "producer": AvroProducer(registry.url),
-               "libcoap": libcoap_notls_server}
+        yield {
+            "bootstrap": kafka_bootstrap,
+            "server": server,
+            "topics": topics,
+            "producer": AvroProducer(registry.url),
+            "libcoap": libcoap_notls_server,
+        }
     finally:
         code = await worker.stop()
         await server.stop()

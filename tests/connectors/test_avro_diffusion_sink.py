@@ -51,7 +51,14 @@ EVERYTHING = {
         {"name": "price", "type": {"type": "bytes", "logicalType": "decimal", "precision": 6, "scale": 2}},
         {
             "name": "fixed_price",
-            "type": {"type": "fixed", "name": "Money", "size": 8, "logicalType": "decimal", "precision": 12, "scale": 3},
+            "type": {
+                "type": "fixed",
+                "name": "Money",
+                "size": 8,
+                "logicalType": "decimal",
+                "precision": 12,
+                "scale": 3,
+            },
         },
         {"name": "day", "type": {"type": "int", "logicalType": "date"}},
         {"name": "tm", "type": {"type": "int", "logicalType": "time-millis"}},

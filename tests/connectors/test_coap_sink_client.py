@@ -22,7 +22,7 @@ from streamapp.coap import (
     dtls_psk_credentials,
     send,
 )
-from streamapp.connectors.coap_sink import resource_uri
+from streamapp.coap.sink import resource_uri
 from tests.fixtures.coap import libcoap_server
 from tests.fixtures.net import free_udp_port
 

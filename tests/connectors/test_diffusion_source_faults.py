@@ -19,7 +19,7 @@ from tests.connectors.test_diffusion_source import (
     headers_of,
     source_config,
 )
-from streamapp.connectors.diffusion_source import FINGERPRINT_TABLE
+from streamapp.diffusion.source import FINGERPRINT_TABLE
 from tests.fixtures.diffusion import diffusion_session
 from tests.fixtures.kafka import ConsumeTimeout, consume
 from tests.fixtures.worker import make_worker
@@ -70,10 +70,20 @@ def summary(records) -> collections.Counter:
     )
 
 
+TANSU_END_OFFSETS = (
+    "Tansu answers ListOffsets(latest) with the last batch's base offset + 1 (1 after one batch of 6 "
+    "records; Apache Kafka: 6), so Faust recovers a table's changelog only up to there: the new leader "
+    "misses fingerprints and produces unchanged values again (a duplicate; Faust may also stop with "
+    "ConsistencyError). A Tansu defect, shown by this test; Apache Kafka 3.9 and 4.4 pass."
+)
+
+
 @pytest.mark.compat
 async def test_two_workers_then_leader_sigkill_and_restart_emit_no_duplicates(
-    kafka_bootstrap, diffusion_emulator, tmp_path, suffix
+    kafka_bootstrap, kafka_engine, request, diffusion_emulator, tmp_path, suffix
 ):
+    if kafka_engine == "tansu":
+        request.applymarker(pytest.mark.xfail(reason=TANSU_END_OFFSETS, strict=True))
     root, topic, group = f"ha-{suffix}", f"ha_{suffix}", f"ha-{suffix}"
     paths = [f"{root}/p{i}" for i in range(5)]
     configs = tmp_path / "connectors"

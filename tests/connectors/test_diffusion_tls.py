@@ -14,7 +14,7 @@ import logging
 import diffusion.datatypes as dt
 import pytest
 
-from streamapp.connectors.diffusion_config import DiffusionSinkConfig
+from streamapp.diffusion.config import DiffusionSinkConfig
 from streamapp.diffusion.connection import DiffusionConnection
 from streamapp.diffusion.tls import TlsSettings
 from tests.fixtures.diffusion import started_emulator, wait_until

@@ -8,14 +8,18 @@ import pytest
 
 from streamapp.config.converter_options import AvroConverterOptions
 from streamapp.converters import AvroConverter, ConversionError, make_converter
-from streamapp.core.retry import Backoff, retry_transient
 from streamapp.converters.registry_client import RegistryUnavailableError, redact_url
+from streamapp.core.retry import Backoff, retry_transient
 from streamapp.records import INT32_SCHEMA, STRING_SCHEMA, Struct, struct_schema
 from tests.fixtures.avro import AvroProducer, wire
 from tests.fixtures.net import free_tcp_port
 
-SCHEMA = {"type": "record", "name": "Reading", "namespace": "iot", "fields": [
-    {"name": "id", "type": "string"}, {"name": "v", "type": "int"}]}
+SCHEMA = {
+    "type": "record",
+    "name": "Reading",
+    "namespace": "iot",
+    "fields": [{"name": "id", "type": "string"}, {"name": "v", "type": "int"}],
+}
 RECORD_STRATEGY = "io.confluent.kafka.serializers.subject.RecordNameStrategy"
 TOPIC_RECORD_STRATEGY = "io.confluent.kafka.serializers.subject.TopicRecordNameStrategy"
 
@@ -115,7 +119,9 @@ async def test_unknown_schema_id_and_corrupt_payloads_are_record_errors(schema_r
     good = await producer.encode("corrupt-value", SCHEMA, {"id": "abc", "v": 1})
     conv = converter(schema_registry.url)
     try:
-        with pytest.raises(ConversionError, match=r"schema id 424242 is not in the Schema Registry \(error_code 40403\)"):
+        with pytest.raises(
+            ConversionError, match=r"schema id 424242 is not in the Schema Registry \(error_code 40403\)"
+        ):
             await decode(conv, "corrupt", wire(424242, SCHEMA, {"id": "a", "v": 1}))
         with pytest.raises(ConversionError, match="corrupt Avro payload .*EOFError"):
             await decode(conv, "corrupt", good[:-1])
@@ -144,8 +150,11 @@ async def test_from_connect_registers_under_the_topic_subject_and_round_trips(sc
         assert data[0] == 0 and key[0] == 0
         got = await decode(reader, "out", data)
         assert list(got.value.items()) == [("id", "x"), ("v", 5)] and got.schema.name == "iot.Out"
-        with pytest.raises(ConversionError, match="needs a schema"):
-            writer.from_connect("out", None, {"a": 1})
+        # Schemaless values are written as Confluent's Anything record, and read back schemaless
+        await writer.prepare_from_connect("out-schemaless", None)
+        written = writer.from_connect("out-schemaless", None, {"a": [1, "b", None]})
+        schemaless = await decode(reader, "out-schemaless", written)
+        assert schemaless.schema is None and schemaless.value == {"a": [1, "b", None]}
         with pytest.raises(ConversionError, match="does not fit|expected"):
             writer.from_connect("out", schema, "not a struct")
     finally:
@@ -164,8 +173,11 @@ async def test_without_auto_register_an_unknown_schema_is_a_record_error(schema_
 
 
 async def test_use_latest_version_writes_with_the_subjects_latest_schema(schema_registry):
-    latest = {"type": "record", "name": "Latest", "fields": [
-        {"name": "n", "type": "int"}, {"name": "extra", "type": "string", "default": "d"}]}
+    latest = {
+        "type": "record",
+        "name": "Latest",
+        "fields": [{"name": "n", "type": "int"}, {"name": "extra", "type": "string", "default": "d"}],
+    }
     producer = AvroProducer(schema_registry.url)
     schema_id = await producer.register("latest-value", latest)
     schema = struct_schema([("n", INT32_SCHEMA)], name="Latest")
@@ -197,16 +209,21 @@ async def test_a_registry_outage_is_waited_out_and_record_errors_pass(schema_reg
     conv = converter(schema_registry.url)
     waits = []
     await schema_registry.stop()
-    task = asyncio.create_task(retry_transient(lambda: conv.prepare_to_connect("outage", data),
-                                               lambda e, d: waits.append(d), Backoff(0.05, 0.2)))
+    task = asyncio.create_task(
+        retry_transient(
+            lambda: conv.prepare_to_connect("outage", data), lambda e, d: waits.append(d), Backoff(0.05, 0.2)
+        )
+    )
     await asyncio.sleep(0.6)
     assert not task.done() and len(waits) >= 3 and waits[:3] == [0.05, 0.1, 0.2]
     await schema_registry.start()
     await asyncio.wait_for(task, 5)
     assert conv.to_connect("outage", data).value.get("id") == "a"
     with pytest.raises(ConversionError):
-        await retry_transient(lambda: conv.prepare_to_connect("outage", wire(999999, SCHEMA, {"id": "a", "v": 1})),
-                              lambda e, d: waits.append(d))
+        await retry_transient(
+            lambda: conv.prepare_to_connect("outage", wire(999999, SCHEMA, {"id": "a", "v": 1})),
+            lambda e, d: waits.append(d),
+        )
     await conv.close()
 
 
@@ -214,8 +231,11 @@ async def test_a_registry_outage_is_waited_out_and_record_errors_pass(schema_reg
     "url,options,expected",
     [
         ("http://url-user:url%3Apw@{host}", {}, ("url-user", "url:pw")),
-        ("http://{host}", {"basic.auth.credentials.source": "USER_INFO", "basic.auth.user.info": "info:p:w"},
-         ("info", "p:w")),
+        (
+            "http://{host}",
+            {"basic.auth.credentials.source": "USER_INFO", "basic.auth.user.info": "info:p:w"},
+            ("info", "p:w"),
+        ),
     ],
     ids=["URL", "USER_INFO"],
 )
@@ -255,8 +275,11 @@ def test_redact_url():
         ({"basic.auth.credentials.source": "SASL_INHERIT"}, "basic.auth.credentials.source", "not supported"),
         ({"basic.auth.credentials.source": "USER_INFO"}, "basic.auth.user.info", "<user>:<password>"),
         ({"schema.registry.ssl.truststore.location": "/x.jks"}, "schema.registry.ssl.truststore.type", "PEM"),
-        ({"schema.registry.ssl.keystore.location": "/x.p12", "schema.registry.ssl.keystore.type": "PKCS12"},
-         "schema.registry.ssl.keystore.type", "openssl pkcs12"),
+        (
+            {"schema.registry.ssl.keystore.location": "/x.p12", "schema.registry.ssl.keystore.type": "PKCS12"},
+            "schema.registry.ssl.keystore.type",
+            "openssl pkcs12",
+        ),
     ],
 )
 def test_options_connect_accepts_but_python_cannot_use_are_config_errors(options, key, message):
@@ -272,7 +295,11 @@ def test_a_missing_pem_truststore_is_a_config_error_naming_the_key(tmp_path):
     from streamapp.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
-        converter("https://r:8081", **{"schema.registry.ssl.truststore.location": str(tmp_path / "none.pem"),
-                                        "schema.registry.ssl.truststore.type": "PEM"})
+        converter(
+            "https://r:8081",
+            **{
+                "schema.registry.ssl.truststore.location": str(tmp_path / "none.pem"),
+                "schema.registry.ssl.truststore.type": "PEM",
+            },
+        )
     assert caught.value.key == "schema.registry.ssl.truststore.location"
-

@@ -8,7 +8,7 @@ import decimal
 
 import pytest
 
-from streamapp.connectors.destination import DestinationPattern, PathError, validate_topic_path
+from streamapp.diffusion.destinations import DestinationPattern, PathError, validate_topic_path
 from streamapp.records import (
     BYTES_SCHEMA,
     INT32_SCHEMA,
@@ -116,6 +116,7 @@ PERSON = struct_schema([("id", INT32_SCHEMA), ("region", STRING_SCHEMA)], name="
         (Struct(PERSON, {"id": 1, "region": "eu"}), PERSON, '{"id":1,"region":"eu"}'),
         ({"b": 1, "a": [True, None]}, None, '{"b":1,"a":[true,null]}'),
         ({"k": "v"}, map_schema(STRING_SCHEMA, STRING_SCHEMA), '{"k":"v"}'),
+        ({1: "a"}, None, '[[1,"a"]]'),  # keys that are not text: [key, value] pairs, as Connect writes them
         ([1, "x"], None, '[1,"x"]'),
         (b"sensor-7", BYTES_SCHEMA, "sensor-7"),  # ByteArrayConverter keys: their UTF-8 text
         ("é €", STRING_SCHEMA, "é €"),
@@ -212,12 +213,6 @@ WHERE = "diffusion.destination '{pattern}' for the record at topic 'bar' partiti
             "key",
             "${key} cannot render the key: bytes are not UTF-8 text (invalid byte at 0)",
         ),
-        (
-            "k/${key}",
-            {"key": {1: "a"}, "key_schema": None},
-            "key",
-            "${key} cannot render the key: a Diffusion JSON topic needs string map keys (JSON object keys); found key int 1",
-        ),
     ],
 )
 def test_missing_token_values_are_record_errors_naming_token_and_record(pattern, changes, token, reason):
@@ -235,6 +230,12 @@ def test_missing_token_values_are_record_errors_naming_token_and_record(pattern,
         ("${key}/x", {"key": "/a"}, "the path starts with '/' (an empty first segment): '/a/x' (${key}='/a')"),
         ("x/${key}", {"key": "a//b"}, "the path has an empty segment ('//'): 'x/a//b' (${key}='a//b')"),
         ("${key}", {"key": ""}, "the path is empty: '' (${key}='')"),
+        (
+            "x/${key}",
+            {"key": "ctl\x00\x01\x1b\n\t"},
+            "the path has a control character, U+0000, at position 5: no subscriber could select it: "
+            "'x/ctl\\x00\\x01\\x1b\\n\\t' (${key}='ctl\\x00\\x01\\x1b\\n\\t')",
+        ),
         (
             "${topic}/${key}",
             {"topic": "Diffusion"},
@@ -267,6 +268,13 @@ def test_long_keys_are_quoted_briefly_in_messages():
         ("a/", "the path ends with '/' (an empty last segment)"),
         ("a//b", "the path has an empty segment ('//')"),
         ("Diffusion", "paths under 'Diffusion/' are reserved for the Diffusion server"),
+        ("prices/EUR USD/é", None),  # any Unicode but '/', per Diffusion's path rules
+        ("ctl\x00\x01", "the path has a control character, U+0000, at position 3: no subscriber could select it"),
+        ("a/\tb", "the path has a control character, U+0009, at position 2: no subscriber could select it"),
+        ("a\x1b[0m", "the path has a control character, U+001B, at position 1: no subscriber could select it"),
+        ("a\x7f", "the path has a control character, U+007F, at position 1: no subscriber could select it"),
+        ("a\x85b", "the path has a control character, U+0085, at position 1: no subscriber could select it"),
+        ("a\ud800", "the path has a lone surrogate (not UTF-8), U+D800, at position 1: no subscriber could select it"),
     ],
 )
 def test_validate_topic_path(path, problem):

@@ -11,8 +11,8 @@ import cbor2
 import pytest
 
 from streamapp.config.converter_options import JsonConverterOptions
-from streamapp.connectors.source_schema import infer, infer_schema, to_connect_value
 from streamapp.converters import ConversionError, JsonConverter
+from streamapp.diffusion.schema_inference import infer, infer_schema, to_connect_value
 from streamapp.records import (
     BOOLEAN_SCHEMA,
     BYTES_SCHEMA,

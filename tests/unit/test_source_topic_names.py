@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streamapp.connectors.diffusion_config import DiffusionSourceConfig
-from streamapp.connectors.kafka_topic_names import (
+from streamapp.diffusion.config import DiffusionSourceConfig
+from streamapp.diffusion.topic_names import (
     KafkaTopicPattern,
     TopicNameError,
     sanitise,

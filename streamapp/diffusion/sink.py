@@ -24,8 +24,8 @@ from streamapp.diffusion.connection import DiffusionConnection, is_open
 from streamapp.diffusion.errors import DiffusionUnavailable, classify
 from streamapp.records import Record, RecordError
 
-from . import diffusion_values
-from .destination import DestinationPattern
+from . import values as diffusion_values
+from .destinations import DestinationPattern
 
 __all__ = ["DiffusionSink", "RemoveTopic", "SetValue"]
 
@@ -68,14 +68,7 @@ class DiffusionSink(SinkConnector[SetValue | RemoveTopic]):
         self.encode = diffusion_values.encode_diffusion_json if self.datatype is dt.JSON else None
         self.remove_tombstones = cfg.diffusion_tombstone_policy == "remove"
         self.timeout = cfg.diffusion_request_timeout_ms / 1000
-        self.connection = DiffusionConnection(
-            cfg.diffusion_url,
-            cfg.diffusion_username,
-            cfg.diffusion_password.get_secret_value(),
-            name=self.name,
-            backoff_max=cfg.diffusion_reconnect_backoff_max_ms / 1000,
-            tls=cfg.tls,
-        )
+        self.connection = DiffusionConnection.from_config(cfg, self.name)
 
     @property
     def window(self) -> int:

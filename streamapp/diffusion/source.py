@@ -31,15 +31,16 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from streamapp.converters import make_converter
+from streamapp import faust_workarounds
 from streamapp.core.contract import ConnectorStatus, Counters, SessionStatus
 from streamapp.core.retry import Backoff, retry_transient
+from streamapp.core.write_behind import WriteBehind
 from streamapp.diffusion.connection import DiffusionConnection
 from streamapp.diffusion.subscriber import ConflatingQueue, DiffusionSubscriber, Update
 from streamapp.records import STRING_SCHEMA
 
-from .kafka_topic_names import KafkaTopicPattern, TopicNameError
-from .source_schema import infer
+from .topic_names import KafkaTopicPattern, TopicNameError
+from .schema_inference import infer
 
 __all__ = ["FINGERPRINT_TABLE", "DiffusionSource"]
 
@@ -78,22 +79,12 @@ class DiffusionSource:
         self.name = loaded.name
         self.config = cfg = loaded.config
         self.pattern = KafkaTopicPattern(cfg.kafka_topic)
-        self.key_converter = make_converter(
-            cfg.key_converter, loaded.key_converter_options, is_key=True
-        )
-        self.value_converter = make_converter(
-            cfg.value_converter, loaded.value_converter_options, is_key=False
-        )
+        self.key_converter, self.value_converter = loaded.converters()
         self.queue = ConflatingQueue(cfg.diffusion_queue_size)
         self.poll_interval = cfg.diffusion_poll_interval / 1000
         self.poll_size = cfg.diffusion_poll_size
-        partitions = cfg.topic_creation_default_partitions
-        replicas = cfg.topic_creation_default_replication_factor
-        self.partitions = (
-            settings.topic_partitions if partitions in (-1, None) else partitions
-        )
-        self.replicas = (
-            settings.topic_replication_factor if replicas in (-1, None) else replicas
+        self.partitions, self.replicas = settings.topic_layout(
+            cfg.topic_creation_default_partitions, cfg.topic_creation_default_replication_factor
         )
         self.table = worker.table(
             FINGERPRINT_TABLE,
@@ -110,8 +101,11 @@ class DiffusionSource:
         self._last: dict[
             str, tuple[int, str]
         ] = {}  # path -> (sequence, fingerprint) produced
-        self._dirty: dict[str, tuple[int, str]] = {}
-        self._flush_scheduled = False
+        self._fingerprints: WriteBehind[str] = WriteBehind(
+            lambda path, value: self.table.__setitem__(self._key(path), value),
+            self.fingerprint_flush_interval,
+            what=f"connector {self.name!r}: fingerprint",
+        )
         self._declared: set[str] = set()
         self._bad_paths: set[str] = set()
         self._running = False
@@ -134,6 +128,10 @@ class DiffusionSource:
 
     async def _tick(self) -> None:
         if self._running:
+            return
+        if self.app.rebalancing or not faust_workarounds.Flow(self.app).active:
+            # Faust runs leader timers during a rebalance too: wait until the tables are recovered,
+            # or a new leader would compare snapshot values with fingerprints it has not read yet.
             return
         self._running = True
         try:
@@ -162,14 +160,7 @@ class DiffusionSource:
     async def _start_subscription(self) -> None:
         cfg = self.config
         self._last.clear()  # the table is the truth when leadership (re)starts
-        connection = DiffusionConnection(
-            cfg.diffusion_url,
-            cfg.diffusion_username,
-            cfg.diffusion_password.get_secret_value(),
-            name=self.name,
-            backoff_max=cfg.diffusion_reconnect_backoff_max_ms / 1000,
-            tls=cfg.tls,
-        )
+        connection = DiffusionConnection.from_config(cfg, self.name)
         self.subscriber = DiffusionSubscriber(
             connection,
             cfg.diffusion_selector,
@@ -190,7 +181,7 @@ class DiffusionSource:
                     "connector %r: closing the Diffusion session: %s", self.name, exc
                 )
         self.queue.clear()
-        self._flush()  # the next leader reads the fingerprints: hand them over now, not in 0.25 s
+        self._fingerprints.flush()  # the next leader reads the fingerprints: hand them over now, not in 0.25 s
         self.state = "STANDBY"
 
     # --- agent: records into Kafka ------------------------------------------------------------------
@@ -256,7 +247,7 @@ class DiffusionSource:
             finally:
                 self._slots.release()
             self.counters.delivered += 1
-            self._remember(path, seq, fp)
+            self._fingerprints.put(path, f"{seq} {fp}")
 
     async def _prepare(self, update: Update) -> tuple | None:
         path = update.path
@@ -372,28 +363,6 @@ class DiffusionSource:
                 seq, _, fp = str(stored).partition(" ")
                 last = self._last[path] = (int(seq), fp)
         return last
-
-    def _remember(self, path: str, seq: int, fp: str) -> None:
-        self._dirty[path] = (seq, fp)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_later(
-                self.fingerprint_flush_interval, self._flush
-            )
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        dirty, self._dirty = self._dirty, {}
-        for path, (seq, fp) in dirty.items():
-            try:
-                self.table[self._key(path)] = f"{seq} {fp}"
-            except Exception as exc:  # noqa: BLE001 -- an optimisation: never fail production for it
-                logger.warning(
-                    "connector %r: cannot record the fingerprint of '%s': %s",
-                    self.name,
-                    path,
-                    exc,
-                )
 
     # --- the contract -------------------------------------------------------------------------------
 

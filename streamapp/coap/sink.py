@@ -67,7 +67,7 @@ from streamapp.core.policy import ErrorPolicy, StagePolicy
 from streamapp.core.sink import Delivery, SinkConnector
 from streamapp.records import Record, RecordError
 
-from .coap_config import CoapSinkConfig
+from .config import CoapSinkConfig
 
 __all__ = ["CoapRequests", "CoapSink", "resource_uri"]
 

@@ -241,7 +241,7 @@ class DiffusionSinkConfig(SinkConnectorConfig, DiffusionTlsKeys):
     @field_validator("diffusion_destination")
     @classmethod
     def _destination_tokens(cls, value: str) -> str:
-        from .destination import DestinationPattern
+        from .destinations import DestinationPattern
 
         DestinationPattern.parse(value)  # unknown tokens are a config error at startup
         return value
@@ -293,7 +293,7 @@ class DiffusionSourceConfig(SourceConnectorConfig, DiffusionTlsKeys):
     @field_validator("kafka_topic")
     @classmethod
     def _kafka_topic(cls, value: str) -> str:
-        from .kafka_topic_names import KafkaTopicPattern, TopicNameError
+        from .topic_names import KafkaTopicPattern, TopicNameError
 
         try:
             KafkaTopicPattern(value).validate_static()  # a fixed name that can never be legal is a config error

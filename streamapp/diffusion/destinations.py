@@ -31,7 +31,7 @@ topic/partition/offset, where Java left ``${...}`` literally in the path:
   ``\x7f``-``\x9f``: such a topic is created and updated, yet no selector can name it) or a
   lone surrogate.
 
-Key text: a string key as it is; any other key as :func:`~streamapp.connectors.diffusion_values.to_diffusion_string`
+Key text: a string key as it is; any other key as :func:`~streamapp.diffusion.values.to_diffusion_string`
 renders it: integers ``42``, booleans ``true``, floats ``1.5``, Decimal ``12.30``, Date
 ``2024-01-31``, structs and maps as compact JSON objects in field order (``{"id":1,"region":"eu"}``),
 arrays as JSON arrays, and bytes keys (ByteArrayConverter) as their UTF-8 text, an error when they
@@ -48,7 +48,7 @@ from typing import Any
 
 from streamapp.records import DataError, Record, RecordError
 
-from .diffusion_values import to_diffusion_string
+from .values import to_diffusion_string
 
 __all__ = ["DestinationPattern", "PathError", "TOKENS", "RESERVED_FIRST_SEGMENT", "validate_topic_path"]
 
@@ -215,11 +215,18 @@ class DestinationPattern:
                 path = "".join([part if isinstance(part, str) else part(record) for part in parts])
         except PathError as exc:
             raise self._located(exc, record) from None
-        if not path or path[0] == "/" or path[-1] == "/" or "//" in path or path.startswith(RESERVED_FIRST_SEGMENT):
+        if (
+            not path
+            or path[0] == "/"
+            or path[-1] == "/"
+            or "//" in path
+            or path.startswith(RESERVED_FIRST_SEGMENT)
+            or _UNSENDABLE.search(path)
+        ):
             problem = validate_topic_path(path)
             if problem is not None:
                 raise self._located(
-                    PathError(f"{problem}: '{path[:200]}'{self._token_values(record)}", path=path), record
+                    PathError(f"{problem}: {path[:200]!r}{self._token_values(record)}", path=path), record
                 )
         return path
 

@@ -15,7 +15,9 @@ float32, float64       float, full double precision (NaN and infinities pass thr
 string                 text string
 bytes                  byte string (unchanged bytes, not base64)
 array                  array
-map with string keys   map, entries in their order; any other key type is an error
+map with string keys   map, entries in their order
+map, other keys        array of ``[key, value]`` pairs in their order, as Connect's JsonConverter
+                       writes such maps (JSON object keys are text)
 struct                 map, fields in schema order, defaults applied to null fields
 Decimal                text string with the exact digits and the schema's scale (``"12.30"``):
                        a CBOR/JSON number would be a double for JavaScript clients, which
@@ -192,10 +194,7 @@ def _json(schema: Schema | None, value: Any) -> Any:  # one branch per Connect t
         if isinstance(value, Mapping):
             key_schema: Schema = schema.key_schema  # type: ignore[assignment]
             if key_schema.type is not Type.STRING:
-                raise ValueConversionError(
-                    f"a Diffusion JSON topic needs string map keys (JSON object keys); this map has "
-                    f"{key_schema.label()} keys ({schema.label()})"
-                )
+                return _json_pairs(value, key_schema, schema.value_schema)
             return _json_mapping(value, schema.value_schema)
     raise ValueConversionError(f"expected a value of {schema.label()}, got {describe_value(value)}")
 
@@ -228,13 +227,23 @@ def _json_struct(value: Any, schema: Schema) -> dict[str, Any]:
     return result
 
 
-def _json_mapping(value: Mapping[Any, Any], value_schema: Schema | None) -> dict[str, Any]:
+def _json_pairs(value: Mapping[Any, Any], key_schema: Schema | None, value_schema: Schema | None) -> list[list[Any]]:
+    """A map whose keys are not text: ``[[key, value], ...]``, Connect's JsonConverter form."""
+    result = []
+    for key, item in value.items():
+        try:
+            pair = [_json(key_schema, key), _json(value_schema, item)]
+        except DataError as exc:
+            raise exc.at_key(key) from None
+        result.append(pair)
+    return result
+
+
+def _json_mapping(value: Mapping[Any, Any], value_schema: Schema | None) -> dict[str, Any] | list[list[Any]]:
+    if not all(isinstance(key, str) for key in value):
+        return _json_pairs(value, None, value_schema)
     result = {}
     for key, item in value.items():
-        if not isinstance(key, str):
-            raise ValueConversionError(
-                f"a Diffusion JSON topic needs string map keys (JSON object keys); found key {describe_value(key)}"
-            )
         try:
             result[key] = _json(value_schema, item)
         except DataError as exc:

@@ -1,1 +1,0 @@
-"""Connector implementations by destination (see streamapp.connector_types for their registration)."""
