@@ -49,10 +49,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiocoap import Context, Message
 from aiocoap.numbers.codes import Code
-from aiokafka import AIOKafkaProducer
+from confluent_kafka import Producer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench._stack import free_port, kafka_broker, worker_env
+from bench.floor import bare_faust_cpu, process_cpu
+from streamapp.coap.credentials import dtls_psk_credentials
 from streamapp.coap.dtls_x509 import X509Client, create_client_context
 from streamapp.devstack.worker import WorkerProcess
 from tests.fixtures.pki import Pki, make_pki, x509_settings
@@ -62,12 +64,6 @@ SERVER = "/usr/bin/coap-server-notls"
 DTLS_SERVER = "/usr/bin/coap-server-openssl"
 ONE_WAY_DELAY = 0.005  # s; 10 ms round trip
 RAW_CPU: dict[int, float] = {}  # contexts -> client CPU seconds per request
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def payload(seq: int) -> bytes:
@@ -212,13 +208,22 @@ async def delayed_server():
 # -- raw aiocoap ------------------------------------------------------------------------------------
 
 
+async def client_context(transport: str = "simple6", x509: X509Client | None = None, psk: dict | None = None):
+    """An aiocoap client context as the sink makes them: simple6, our X.509 DTLS, or tinydtls with a PSK."""
+    if x509 is not None:
+        return await create_client_context(x509)
+    if psk is not None:
+        context = await Context.create_client_context(transports=["tinydtls", "simple6"])
+        context.client_credentials.load_from_dict(psk)
+        return context
+    return await Context.create_client_context(transports=[transport])
+
+
 async def raw_rate(
-    uri: str, n: int, contexts: int, resources: int, transport: str = "simple6", x509: X509Client | None = None
+    uri: str, n: int, contexts: int, resources: int, transport: str = "simple6", x509: X509Client | None = None,
+    psk: dict | None = None,
 ) -> float:
-    pool = [
-        await (create_client_context(x509) if x509 else Context.create_client_context(transports=[transport]))
-        for _ in range(contexts)
-    ]
+    pool = [await client_context(transport, x509, psk) for _ in range(contexts)]
     idle = list(pool)
     slots = asyncio.Semaphore(contexts)
     uris = [f"{uri}/raw{j}" for j in range(resources)]
@@ -274,14 +279,21 @@ async def create_topics(bootstrap: str, names: list[str]) -> None:
 
 
 async def produce(bootstrap: str, topics: list[str], n: int) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    await producer.start()
-    try:
+    """Records as most users' producers send them: librdkafka (confluent-kafka)."""
+
+    def run() -> None:
+        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
         for i in range(n):
-            await producer.send(topics[i % len(topics)], value=payload(i))
-        await producer.flush()
-    finally:
-        await producer.stop()
+            while True:
+                try:
+                    producer.produce(topics[i % len(topics)], value=payload(i))
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            producer.poll(0)
+        producer.flush(60)
+
+    await asyncio.to_thread(run)
 
 
 def connector(name: str, uri: str, topics: list[str], prefix: str, window: int, **extra: str) -> dict:
@@ -315,14 +327,11 @@ def x509_client(pki: Pki) -> X509Client:
 
 async def arrivals(
     uri: str, prefix: str, resources: int, n: int, timeout: float, worker: WorkerProcess,
-    x509: X509Client | None = None,
+    x509: X509Client | None = None, psk: dict | None = None,
 ) -> tuple[float, float]:
     """(first, last) arrival times of records 0..n-1 spread over the resources, by polling GETs."""
     final = {j: max(i for i in range(n) if i % resources == j) for j in range(resources)}
-    if x509 is not None:
-        context = await create_client_context(x509)
-    else:
-        context = await Context.create_client_context(transports=["simple6"])
+    context = await client_context(x509=x509, psk=psk)
     deadline = time.perf_counter() + timeout
     first = None
     polls = 0
@@ -353,12 +362,32 @@ async def arrivals(
         await context.shutdown()
 
 
+PSK_IDENTITY, PSK_SECRET = "bench-identity", "bench-psk-secret"
+
+
+async def floor_line(label: str, sink_cpu: float, raw_cpu: float, bare_cpu: float) -> float:
+    ratio = sink_cpu / (raw_cpu + bare_cpu)
+    print(
+        f"  {label}: CPU per record {sink_cpu * 1e6:.0f} us; floor = raw {raw_cpu * 1e6:.0f} us per request "
+        f"+ bare Faust {bare_cpu * 1e6:.0f} us per event = {(raw_cpu + bare_cpu) * 1e6:.0f} us; "
+        f"sink / floor = {ratio:.2f}  (target <= 1.2)"
+    )
+    return ratio
+
+
+async def sink_phase(worker, uri, prefix, topics, n, bootstrap, x509=None, psk=None) -> tuple[float, float]:
+    """(records/s, worker CPU s per record) for ``n`` records produced now to ``topics``."""
+    await produce(bootstrap, topics, n)
+    cpu_before = process_cpu(worker.pid)
+    first, last = await arrivals(uri, prefix, len(topics), n, 300, worker, x509=x509, psk=psk)
+    return n / (last - first), (process_cpu(worker.pid) - cpu_before) / n
+
+
 async def main(n: int, resources: int, delayed_n: int, delayed_resources: int, dtls_n: int) -> None:
     for server in (SERVER, DTLS_SERVER):
         if not os.access(server, os.X_OK):
             raise SystemExit(f"{server} is missing: apt-get install libcoap3-bin")
-    coap_port = free_port()
-    dtls_port = free_port()  # plain CoAP here, DTLS on the next port
+    coap_port, dtls_port, psk_port = free_port(), free_port(), free_port()  # DTLS servers: coaps on port + 1
     run = uuid.uuid4().hex[:6]
     pki_dir = tempfile.TemporaryDirectory()
     pki = make_pki(Path(pki_dir.name))
@@ -367,15 +396,20 @@ async def main(n: int, resources: int, delayed_n: int, delayed_resources: int, d
         kafka_broker() as broker,
         coap_server("127.0.0.1", coap_port) as uri,
         coap_server("127.0.0.1", dtls_port, server=DTLS_SERVER, extra=certificates) as dtls_plain_uri,
+        coap_server("127.0.0.1", psk_port, server=DTLS_SERVER, extra=("-k", PSK_SECRET, "-h", "CoAP")),
         delayed_server() as (delayed_uri, how),
     ):
         bootstrap = broker.bootstrap
         dtls_uri = f"coaps://127.0.0.1:{dtls_port + 1}"
+        psk_uri = f"coaps://127.0.0.1:{psk_port + 1}"
+        psk = dtls_psk_credentials(psk_uri, PSK_IDENTITY, PSK_SECRET)
         # 1. raw aiocoap limit on loopback
-        raw = {}
+        raw, raw_cpu = {}, {}
         for contexts in (1, 8, 16, 32):
             raw[contexts] = await raw_rate(uri, min(n, 10000), contexts, resources)
-            print(f"raw aiocoap CON PUT, simple6, {contexts:>2} contexts: {raw[contexts]:7.0f} requests/s")
+            raw_cpu[contexts] = RAW_CPU[contexts]
+            print(f"raw aiocoap CON PUT, simple6, {contexts:>2} contexts: {raw[contexts]:7.0f} requests/s, "
+                  f"{raw_cpu[contexts] * 1e6:.0f} us CPU per request")  # fmt: skip
         udp6 = await raw_rate(uri, min(n, 5000), 16, resources, transport="udp6")
         print(f"raw aiocoap CON PUT, udp6,    16 contexts: {udp6:7.0f} requests/s (aiocoap's default transport)")
         best_contexts = max(raw, key=raw.get)
@@ -385,8 +419,8 @@ async def main(n: int, resources: int, delayed_n: int, delayed_resources: int, d
         loop_topics = [f"bench_{run}_{j}" for j in range(resources)]
         slow_topics = [f"bench_slow_{run}_{j}" for j in range(delayed_resources)]
         dtls_topics = [f"bench_dtls_{run}_{j}" for j in range(resources)]
-        await create_topics(bootstrap, loop_topics + slow_topics + dtls_topics)
-        await produce(bootstrap, loop_topics, n)
+        psk_topics = [f"bench_psk_{run}_{j}" for j in range(resources)]
+        await create_topics(bootstrap, loop_topics + slow_topics + dtls_topics + psk_topics)
         with tempfile.TemporaryDirectory() as tmp:
             configs = Path(tmp) / "connectors"
             configs.mkdir()
@@ -395,6 +429,9 @@ async def main(n: int, resources: int, delayed_n: int, delayed_resources: int, d
             (configs / "slow.json").write_text(json.dumps(connector("slow", delayed_uri, slow_topics, "s", 32)))
             (configs / "dtls.json").write_text(
                 json.dumps(connector("dtls", dtls_uri, dtls_topics, "d", window, **pem_settings(pki))))
+            (configs / "psk.json").write_text(json.dumps(connector(
+                "psk", psk_uri, psk_topics, "p", window,
+                **{"connect.coap.username": PSK_IDENTITY, "connect.coap.password": PSK_SECRET})))  # fmt: skip
             worker = WorkerProcess(
                 broker=f"kafka://{bootstrap}",
                 connectors=configs,
@@ -412,19 +449,15 @@ async def main(n: int, resources: int, delayed_n: int, delayed_resources: int, d
             await worker.start()
             try:
                 await worker.wait_ready(120)
-                cpu_before = process_cpu(worker.pid)
-                first, last = await arrivals(uri, "r", resources, n, 300, worker)
-                worker_cpu = (process_cpu(worker.pid) - cpu_before) / n
-                sink = n / (last - first)
+                sink, sink_cpu = await sink_phase(worker, uri, "r", loop_topics, n, bootstrap)
                 print(
                     f"sink end to end ({n} records, {resources} topics -> {resources} resources, "
-                    f"max.in.flight {window}): {sink:7.0f} records/s ({last - started:.1f} s including worker start)"
+                    f"max.in.flight {window}): {sink:7.0f} records/s ({time.perf_counter() - started:.1f} s "
+                    "including worker start)"
                 )
-                print(f"ratio sink / raw aiocoap: {sink / best:.2f}  (target >= 0.85)")
-                print(
-                    f"CPU per record: sink worker {worker_cpu * 1e6:.0f} us (Faust, converter, KCQL, aiocoap); "
-                    f"raw aiocoap client {RAW_CPU[best_contexts] * 1e6:.0f} us per request"
-                )
+                print(f"ratio sink / raw aiocoap rate: {sink / best:.2f}  (a CPU-bound pair on 2 cores; see the floor)")
+                bare = await bare_faust_cpu(broker.url, loop_topics, n)
+                await floor_line("plain CoAP", sink_cpu, raw_cpu[best_contexts], bare)
 
                 # 3. 10 ms round trip
                 blocking = await blocking_rate(delayed_uri, 3)
@@ -443,16 +476,25 @@ async def main(n: int, resources: int, delayed_n: int, delayed_resources: int, d
                 client = x509_client(pki)
                 raw_plain = await raw_rate(dtls_plain_uri, min(dtls_n, 10000), best_contexts, resources)
                 raw_dtls = await raw_rate(dtls_uri, min(dtls_n, 10000), best_contexts, resources, x509=client)
-                await produce(bootstrap, dtls_topics, dtls_n)
-                first, last = await arrivals(dtls_uri, "d", resources, dtls_n, 300, worker, x509=client)
-                dtls_sink = dtls_n / (last - first)
+                raw_dtls_cpu = RAW_CPU[best_contexts]
+                dtls_sink, dtls_cpu = await sink_phase(worker, dtls_uri, "d", dtls_topics, dtls_n, bootstrap, x509=client)
                 print(f"DTLS 1.2 with certificates (coap-server-openssl, mutual auth, {best_contexts} endpoints):")
                 print(f"  raw aiocoap CON PUT, plain simple6 on the same server: {raw_plain:7.0f} requests/s")
                 print(f"  raw aiocoap CON PUT, our X.509 DTLS transport:         {raw_dtls:7.0f} requests/s "
-                      f"({raw_dtls / raw_plain:.2f} of plain)")
+                      f"({raw_dtls / raw_plain:.2f} of plain)")  # fmt: skip
                 print(f"  sink ({dtls_n} records, {resources} topics -> {resources} resources): "
-                      f"{dtls_sink:7.0f} records/s, next to the plain sink's {sink:7.0f} records/s "
-                      f"(DTLS / plain {dtls_sink / sink:.2f}; sink / raw DTLS {dtls_sink / raw_dtls:.2f})")
+                      f"{dtls_sink:7.0f} records/s, next to the plain sink's {sink:7.0f} records/s")  # fmt: skip
+                bare_dtls = await bare_faust_cpu(broker.url, dtls_topics, dtls_n)
+                await floor_line("DTLS certificates", dtls_cpu, raw_dtls_cpu, bare_dtls)
+
+                # 5. DTLS with a pre-shared key (aiocoap's tinydtls transport, as the sink uses it)
+                raw_psk = await raw_rate(psk_uri, min(dtls_n, 10000), best_contexts, resources, psk=psk)
+                raw_psk_cpu = RAW_CPU[best_contexts]
+                psk_sink, psk_cpu = await sink_phase(worker, psk_uri, "p", psk_topics, dtls_n, bootstrap, psk=psk)
+                print(f"DTLS 1.2 with a pre-shared key (coap-server-openssl -k, tinydtls, {best_contexts} endpoints):")
+                print(f"  raw aiocoap CON PUT: {raw_psk:7.0f} requests/s; sink: {psk_sink:7.0f} records/s")
+                bare_psk = await bare_faust_cpu(broker.url, psk_topics, dtls_n)
+                await floor_line("DTLS pre-shared key", psk_cpu, raw_psk_cpu, bare_psk)
             finally:
                 code = await worker.stop()
                 if code != 0:

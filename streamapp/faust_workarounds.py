@@ -25,6 +25,14 @@ had to be. The consumer takes ``STREAMAPP_CONSUMER_FETCH_MAX_WAIT_MS`` instead (
 consumer default, 500 ms, unless set); a fetch still returns as soon as records arrive.
 Measured with bench/worker_start.py: a worker is ready ~2 s after its start instead of ~5 s.
 
+**A root logger left at DEBUG** (:func:`install`). With ``-l warn`` (or error), Faust's worker
+sets the root logger to DEBUG and adds a handler so that its startup spinner sees every log call,
+and sets its console handler to the requested level: for the rest of the worker's life every
+``log.debug`` in aiokafka, aiocoap and Faust built a LogRecord and ran the handlers for nothing
+(~2.5% of a CoAP sink's CPU). Once the worker has its partitions, the spinner's handler is removed
+(the spinner is cosmetic, and ends with the startup) and the root logger's level raised to its
+handlers' lowest.
+
 **The consumer's flow and committed offsets** (:class:`Flow`, :func:`committed_offset`). A sink
 must know when Faust stops the flow of records (before a rebalance, on shutdown) and when it may
 resume, and reports lag against the group's committed offsets; Faust keeps both on its consumer
@@ -99,8 +107,24 @@ def _patch_static_rejoin() -> None:
     PartitionAssignor.on_assignment = on_assignment
 
 
+def _raise_root_logger_to_its_handlers() -> None:
+    from faust.utils.terminal.spinners import SpinnerHandler
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):  # the startup spinner's handler: startup is (nearly) over
+        if isinstance(handler, SpinnerHandler):
+            root.removeHandler(handler)
+    levels = [handler.level for handler in root.handlers if handler.level > logging.NOTSET]
+    if root.level == logging.DEBUG and levels and min(levels) > logging.DEBUG and len(levels) == len(root.handlers):
+        root.setLevel(min(levels))
+
+
 def install(app: Any, *, fetch_max_wait_ms: int | None = None) -> None:
     _patch_static_rejoin()
+
+    @app.on_rebalance_complete.connect
+    async def _after_startup(sender: Any, **_: Any) -> None:
+        _raise_root_logger_to_its_handlers()  # the startup spinner is done by now
     if fetch_max_wait_ms is not None:
         setattr(app, _FETCH_WAIT_ATTR, fetch_max_wait_ms)
         _patch_fetch_max_wait()

@@ -276,7 +276,12 @@ class CoapSink(SinkConnector[CoapRequests]):
     async def deliver(self, delivery: Delivery[CoapRequests], record: Record) -> None:
         """Send what is not confirmed yet; raise one error for what failed (the policy decides)."""
         state = delivery.payload
-        pending = [(i, route, body) for i, (route, body) in enumerate(state.requests) if i not in state.confirmed]
+        requests = state.requests
+        if len(requests) == 1 and not state.confirmed:  # the common case: one resource, nothing to skip
+            route, body = requests[0]
+            await send(self.pool, route.spec, body)
+            return
+        pending = [(i, route, body) for i, (route, body) in enumerate(requests) if i not in state.confirmed]
         results: list[Any]
         if len(pending) == 1:  # the common case: no gather, no extra task
             try:

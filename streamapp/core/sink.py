@@ -426,55 +426,62 @@ class SinkConnector(Generic[P]):
     async def _deliver(self, item: _Pending) -> None:
         if item.epoch != self._epoch or self.failure is not None:
             return  # abandoned, or the connector stopped: left unacked
+        record = item.record
         try:
-            await self._deliver_or_fail(item)
+            try:
+                await self.deliver(item.delivery, record)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not await self._retry(item, exc):
+                    return  # the error policy took it (skipped, dead-lettered, or the connector stopped)
+            item.event.ack()
+            self.counters.delivered += 1
+            self._observe(self.name, time.monotonic() - item.received)
+            self._complete(item.mark, record.topic, record.partition, record.offset)
+            self.record_done(record, "delivered")
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 -- a bug must stop the connector, not vanish in a task
-            record = item.record
             failure = RecordFailure(record.topic, record.partition, record.offset, "TASK_PUT", exc, self.task_class)
             self._stop_on(failure, "an unexpected error")
 
-    async def _deliver_or_fail(self, item: _Pending) -> None:
+    async def _retry(self, item: _Pending, exc: Exception) -> bool:
+        """After a failed delivery: wait out transient errors, retry as the policy says; True once delivered."""
         policy = self.policy.put
         attempts = 0
         backoff: Backoff | None = None
         record = item.record
         while True:
-            try:
-                await self.deliver(item.delivery, record)
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if getattr(exc, "retriable", False):  # transient: the record and its partition wait
-                    backoff = backoff or Backoff(0.05, 5.0)
-                    delay = backoff.next()
-                    self.counters.retried += 1
-                    self._warn_retry(logging.WARNING, "connector %r: %s; retrying in %.2fs (nothing is acked "
-                                     "meanwhile)", self.name, exc, delay)  # fmt: skip
-                    await asyncio.sleep(delay)
-                    continue
-                if attempts < policy.retries:
-                    attempts += 1
-                    self.counters.retried += 1
-                    self.record_retried(record)
-                    logger.warning(
-                        "connector %r: %s; retry %d of %d in %g s (%s)",
-                        self.name, exc, attempts, policy.retries, policy.retry_interval, self.policy.setting,
-                    )  # fmt: skip
-                    await asyncio.sleep(policy.retry_interval)
-                    continue
+            if getattr(exc, "retriable", False):  # transient: the record and its partition wait
+                backoff = backoff or Backoff(0.05, 5.0)
+                delay = backoff.next()
+                self.counters.retried += 1
+                self._warn_retry(logging.WARNING, "connector %r: %s; retrying in %.2fs (nothing is acked "
+                                 "meanwhile)", self.name, exc, delay)  # fmt: skip
+                await asyncio.sleep(delay)
+            elif attempts < policy.retries:
+                attempts += 1
+                self.counters.retried += 1
+                self.record_retried(record)
+                logger.warning(
+                    "connector %r: %s; retry %d of %d in %g s (%s)",
+                    self.name, exc, attempts, policy.retries, policy.retry_interval, self.policy.setting,
+                )  # fmt: skip
+                await asyncio.sleep(policy.retry_interval)
+            else:
                 note = f"gave up after {attempts} retries" if attempts else ""
                 failure = RecordFailure(record.topic, record.partition, record.offset, "TASK_PUT", exc, self.task_class,
                                         note)  # fmt: skip
                 await self._record_failed(item.event, item.mark, failure, record)
-                return
-        item.event.ack()
-        self.counters.delivered += 1
-        self._observe(self.name, time.monotonic() - item.received)
-        self._complete(item.mark, record.topic, record.partition, record.offset)
-        self.record_done(record, "delivered")
+                return False
+            try:
+                await self.deliver(item.delivery, record)
+                return True
+            except asyncio.CancelledError:
+                raise
+            except Exception as again:
+                exc = again
 
     async def _wait_transient(self, attempt: Callable[[], Any]) -> None:
         """A converter's registry is unreachable: the record waits, unacked (and so does the partition)."""

@@ -19,6 +19,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from streamapp.core.contract import STATES
 
+from .faust_metrics import FaustMonitorCollector
+
 if TYPE_CHECKING:
     from streamapp.worker import Worker
 
@@ -29,17 +31,15 @@ SESSION_STATES = ("DISCONNECTED", "CONNECTING", "CONNECTED", "RECONNECTING", "AU
 
 
 def install_metrics(worker: Worker, snapshot: Any) -> CollectorRegistry:
-    """The worker's registry: Faust's sensor metrics (its PrometheusMonitor) and ours.
+    """The worker's registry: Faust's Monitor read at scrape time, and ours.
 
     ``snapshot()`` returns this worker's connector status documents (see ClusterStatus.local_snapshot).
     Confirmed deliveries feed the latency histogram through ``worker.observe_delivery``.
     """
-    from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
-
     app = worker.app
     registry = CollectorRegistry()
     prefix = app.conf.id.replace("-", "_").replace(".", "_")
-    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(registry, prefix))
+    registry.register(FaustMonitorCollector(app.monitor, prefix))
     latency = Histogram(
         "streamapp_connector_delivery_latency_seconds",
         "Seconds from a record entering the connector to its delivery being confirmed.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import weakref
 
 import faust
@@ -78,3 +79,34 @@ def test_faust_still_asserts_its_own_url_after_storing_the_assignment():
         "_assignment", "_topic_groups", "_active_tps", "_standby_tps", "changelog_distribution",
         "external_topic_distribution"))
     assert stored < source.index("assert a == b") < source.index("assert metadata.url")
+
+
+def test_faust_still_puts_the_root_logger_at_debug_for_its_spinner_and_the_workaround_restores_it():
+    import logging
+
+    from faust.worker import Worker
+
+    from streamapp.faust_workarounds import _raise_root_logger_to_its_handlers
+
+    assert "logger.setLevel(logging.DEBUG)" in inspect.getsource(Worker._setup_spinner_handler)
+    root = logging.getLogger()
+    saved = root.level, list(root.handlers)
+    from faust.utils.terminal.spinners import Spinner, SpinnerHandler
+
+    handler = logging.StreamHandler()
+    spinner = Spinner(file=open(os.devnull, "w"))  # noqa: SIM115
+    try:
+        root.handlers[:] = [handler, SpinnerHandler(spinner, level=logging.DEBUG)]
+        handler.setLevel(logging.WARNING)
+        root.setLevel(logging.DEBUG)  # what Faust leaves after startup with -l warn
+        assert logging.getLogger("aiokafka.conn").isEnabledFor(logging.DEBUG)
+        _raise_root_logger_to_its_handlers()
+        assert root.handlers == [handler]  # the spinner's handler is gone
+        assert root.level == logging.WARNING and not logging.getLogger("aiokafka.conn").isEnabledFor(logging.DEBUG)
+        root.setLevel(logging.DEBUG)
+        handler.setLevel(logging.NOTSET)  # a handler that wants everything: leave the level alone
+        _raise_root_logger_to_its_handlers()
+        assert root.level == logging.DEBUG
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
