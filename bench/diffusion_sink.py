@@ -35,9 +35,11 @@ from confluent_kafka import Producer  # noqa: E402
 from diffusion.features.topics.streams import ValueStreamHandler  # noqa: E402
 
 from bench._stack import free_port, kafka_broker, percentile, service, worker_env  # noqa: E402
+from bench.floor import bare_faust_cpu, process_cpu  # noqa: E402
 from streamapp.devstack.worker import WorkerProcess  # noqa: E402
 
 KEYS = 100
+RAW_CPU: dict[int, float] = {}  # window -> the SDK client's CPU seconds per set_topic
 
 
 class Arrivals:
@@ -48,11 +50,16 @@ class Arrivals:
         self.latencies: list[float] = []
         self.stamps: list[float] = []
         self.final: dict[str, int] = {}
+        self.pid: int | None = None  # the worker's: its CPU is read when the first update arrives
+        self.cpu_at_first: float | None = None
 
     async def on_update(self, *, topic_path: str, topic_value, **_) -> None:
         now = time.perf_counter()
         self.count += 1
-        self.first = self.first or now
+        if self.first is None:
+            self.first = now
+            if self.pid is not None:
+                self.cpu_at_first = process_cpu(self.pid)
         self.last = now
         if isinstance(topic_value, dict):
             self.final[topic_path] = topic_value.get("seq", -1)
@@ -90,11 +97,12 @@ async def raw_rate(url: str, n: int, window: int, root: str) -> float:
                 slots.release()
 
         tasks = []
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for i in range(n):
             await slots.acquire()
             tasks.append(asyncio.create_task(one(i)))
         await asyncio.gather(*tasks)
+        RAW_CPU[window] = (time.process_time() - cpu) / n
         return n / (time.perf_counter() - start)
     finally:
         await session.close()
@@ -196,6 +204,7 @@ async def main(n: int) -> None:
             )
             started = time.perf_counter()
             await worker.start()
+            arrivals.pid = worker.pid
             profiler = None
             if os.environ.get("STREAMAPP_BENCH_PROFILE"):  # py-spy the worker, e.g. =/tmp/sink.txt
                 await wait_for(lambda: arrivals.count > 0, 120)
@@ -225,6 +234,7 @@ async def main(n: int) -> None:
                     print(f"paths without their last value: {len(wrong)}: {list(wrong.items())[:5]}", file=sys.stderr)
                     raise
                 done = time.perf_counter()  # conservative: includes the check's own round trip
+                sink_cpu = (process_cpu(worker.pid) - arrivals.cpu_at_first) / n
                 await check.close()
                 total = done - started
                 sink_rate = n / (done - arrivals.first)
@@ -253,6 +263,13 @@ async def main(n: int) -> None:
             f"({total:.1f}s including worker start)"
         )
         print(f"ratio sink / raw SDK: {sink_rate / best:.2f}  (target >= 0.85)")
+        bare = await bare_faust_cpu(broker.url, ["bench_sink"], n)
+        floor = RAW_CPU[best_window] + bare
+        print(
+            f"CPU per record: sink {sink_cpu * 1e6:.0f} us; floor = raw SDK {RAW_CPU[best_window] * 1e6:.0f} us per "
+            f"set_topic + bare Faust {bare * 1e6:.0f} us per event = {floor * 1e6:.0f} us; sink / floor = "
+            f"{sink_cpu / floor:.2f}"
+        )
         ms = [x * 1000 for x in lat.latencies]
         if os.environ.get("STREAMAPP_BENCH_LATENCIES"):  # arrival time and latency of each record, for plots
             Path(os.environ["STREAMAPP_BENCH_LATENCIES"]).write_text(json.dumps(list(zip(lat.stamps, ms, strict=True))))
