@@ -278,15 +278,16 @@ async def create_topics(bootstrap: str, names: list[str]) -> None:
         await admin.close()
 
 
-async def produce(bootstrap: str, topics: list[str], n: int) -> None:
-    """Records as most users' producers send them: librdkafka (confluent-kafka)."""
+async def produce(bootstrap: str, topics: list[str], n: int, partitions: int = 1) -> None:
+    """Records as most users' producers send them: librdkafka (confluent-kafka); round robin over
+    the topics and over ``partitions`` partitions of each."""
 
     def run() -> None:
         producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
         for i in range(n):
             while True:
                 try:
-                    producer.produce(topics[i % len(topics)], value=payload(i))
+                    producer.produce(topics[i % len(topics)], value=payload(i), partition=i % partitions)
                     break
                 except BufferError:
                     producer.poll(0.05)

@@ -172,7 +172,6 @@ class ConnectApi:
         return web.Response(status=204)
 
     async def plugins(self, request: web.Request) -> web.Response:
-        import streamapp.connector_types  # noqa: F401  (registers the connector types)
         from streamapp import __version__
         from streamapp.core.registry import registered
 
