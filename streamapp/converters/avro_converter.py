@@ -46,6 +46,7 @@ __all__ = ["AvroConverter", "data_options", "subject_name"]
 
 _BytesIO = io.BytesIO
 _NEW = object.__new__
+_PAIR = tuple.__new__
 
 MAGIC = 0
 _HEADER = 5
@@ -245,13 +246,7 @@ class AvroConverter:
                 value = prepared.adapt(value)
             except DataError as exc:
                 raise ConversionError(exc.reason, location=exc.location, context=self._context) from None
-        # SchemaAndValue is a frozen dataclass; filling its __dict__ directly is what its
-        # generated __init__ does, at half the cost (measurable at 100k records/s).
-        result = _NEW(SchemaAndValue)
-        fields = result.__dict__
-        fields["schema"] = prepared.schema
-        fields["value"] = value
-        return result
+        return _PAIR(SchemaAndValue, (prepared.schema, value))  # the NamedTuple without its Python-level __new__
 
     def _reader_for(self, data: bytes) -> _Prepared:
         """The slow path of to_connect: explain a bad header, or a schema not fetched."""

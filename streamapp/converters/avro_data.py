@@ -31,6 +31,7 @@ from .avro_to_connect import READ_OPTIONS, UnionCounter, avro_to_connect
 __all__ = ["AvroData", "Reader", "Writer", "read_data"]
 
 _NEW = object.__new__
+_PAIR = tuple.__new__
 
 
 def _plain_read(fo: Any, schema: Any, named: Any, reader_schema: Any, options: Any) -> Any:
@@ -114,13 +115,7 @@ class AvroData:
         value = read_data(buffer, reader.parsed, reader.named, None, READ_OPTIONS)
         if value is not None and reader.adapt is not None:
             value = reader.adapt(value)
-        # SchemaAndValue is a frozen dataclass; filling its __dict__ directly is what its
-        # generated __init__ does, at half the cost (measurable at 100k records/s).
-        result = _NEW(SchemaAndValue)
-        fields = result.__dict__
-        fields["schema"] = reader.schema if value is not None else None
-        fields["value"] = value
-        return result
+        return _PAIR(SchemaAndValue, (reader.schema if value is not None else None, value))  # the NamedTuple without its Python-level __new__
 
     def to_connect(self, avro: Any, payload: bytes, version: int | None = None) -> SchemaAndValue:
         """Decode Avro binary written with ``avro`` (no Confluent header); all bytes must be used."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import decimal
 
@@ -36,7 +35,7 @@ def record(**changes: object) -> Record:
         value={"price": 1.5},
         value_schema=None,
     )
-    return dataclasses.replace(base, **changes)
+    return base._replace(**changes)
 
 
 def render(pattern: str, **changes: object) -> str:
