@@ -65,7 +65,7 @@ from streamapp.coap.progress import ProgressLog
 from streamapp.converters import JsonConverter
 from streamapp.core.policy import ErrorPolicy, StagePolicy
 from streamapp.core.sink import Delivery, SinkConnector
-from streamapp.records import Record, RecordError
+from streamapp.data import Record, RecordError
 
 from .config import CoapSinkConfig
 

@@ -1,4 +1,4 @@
-"""Kafka Connect converters by class name: Kafka bytes <-> :class:`~streamapp.records.SchemaAndValue`.
+"""Kafka Connect converters by class name: Kafka bytes <-> :class:`~streamapp.data.SchemaAndValue`.
 
 Users keep their ``key.converter`` / ``value.converter`` settings; :func:`make_converter` builds
 the matching converter from the class name (full or simple) and its validated options:

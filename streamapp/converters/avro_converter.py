@@ -27,7 +27,7 @@ from typing import Any
 
 from streamapp.config.converter_options import AVRO_CONVERTER, AvroConverterOptions
 from streamapp.errors import ConfigError
-from streamapp.records import DataError, Schema, SchemaAndValue, Struct
+from streamapp.data import DataError, Schema, SchemaAndValue, Struct
 
 from .avro_data import AvroData, Reader, Writer, read_data
 from .avro_schema import AvroDataOptions

@@ -22,7 +22,7 @@ from typing import Any
 import fastavro
 from fastavro import schemaless_reader, schemaless_writer
 
-from streamapp.records import DataError, Schema, SchemaAndValue
+from streamapp.data import DataError, Schema, SchemaAndValue
 
 from .avro_from_connect import connect_to_avro
 from .avro_schema import AvroDataOptions, AvroSchemaError

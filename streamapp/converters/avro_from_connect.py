@@ -17,7 +17,7 @@ This is the writing half of Confluent's ``AvroData`` (``fromConnectSchema`` / ``
   cannot be written);
 * values are checked against their schema while they are encoded: a value of the wrong type, a
   null for a required schema, an enum symbol the enum lacks or bytes of the wrong size for a fixed
-  raise :class:`~streamapp.records.DataError` naming where, never a silent coercion.
+  raise :class:`~streamapp.data.DataError` naming where, never a silent coercion.
 
 The value encoder turns Connect values into what fastavro's ``schemaless_writer`` takes for a copy
 of the schema without logical types (the binary encoding is the same): decimals as their
@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamapp.records import (
+from streamapp.data import (
     DATE_NAME,
     DECIMAL_NAME,
     DECIMAL_SCALE,

@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from streamapp.records import DataError, Schema, Type
+from streamapp.data import DataError, Schema, Type
 
 __all__ = [
     "ANYTHING_NAME",

@@ -39,7 +39,7 @@ from typing import Any
 
 from fastavro.read import LOGICAL_READERS
 
-from streamapp.records import (
+from streamapp.data import (
     DATE_NAME,
     DECIMAL_NAME,
     DECIMAL_SCALE,

@@ -1,10 +1,10 @@
-"""The converter protocol: Kafka bytes <-> Connect :class:`~streamapp.records.SchemaAndValue`."""
+"""The converter protocol: Kafka bytes <-> Connect :class:`~streamapp.data.SchemaAndValue`."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from streamapp.records import Schema, SchemaAndValue
+from streamapp.data import Schema, SchemaAndValue
 
 __all__ = ["NULL", "Converter", "PreparingConverter", "prepare_from_connect", "prepare_to_connect"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from streamapp.config.converter_options import BYTEARRAY_CONVERTER, ByteArrayConverterOptions
-from streamapp.records import OPTIONAL_BYTES_SCHEMA, Schema, SchemaAndValue, Type, describe_value
+from streamapp.data import OPTIONAL_BYTES_SCHEMA, Schema, SchemaAndValue, Type, describe_value
 
 from .errors import ConversionError
 

@@ -7,7 +7,7 @@ crash; its message says what was wrong and quotes at most a short excerpt of the
 from __future__ import annotations
 
 from streamapp.errors import StreamAppError
-from streamapp.records import DataError
+from streamapp.data import DataError
 
 __all__ = ["ConversionError", "ConverterUnavailableError", "excerpt"]
 

@@ -28,7 +28,7 @@ import re
 from typing import Any
 
 from streamapp.config.converter_options import JSON_CONVERTER, JsonConverterOptions
-from streamapp.records import DataError, Schema, SchemaAndValue
+from streamapp.data import DataError, Schema, SchemaAndValue
 
 from .base import NULL
 from .errors import ConversionError, excerpt

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from streamapp.records import DataError, Field, Schema, Type
+from streamapp.data import DataError, Field, Schema, Type
 
 from .errors import ConversionError
 from .json_values import JsonValueCodec, json_kind

@@ -1,6 +1,6 @@
 """Connect values <-> JSON trees, as Connect's JsonConverter maps them, compiled per schema.
 
-:class:`JsonValueCodec` turns a :class:`~streamapp.records.Schema` into two small closures, a
+:class:`JsonValueCodec` turns a :class:`~streamapp.data.Schema` into two small closures, a
 *reader* (a tree from ``json.loads`` -> Connect value) and a *writer* (Connect value -> a tree for
 ``json.dumps``), and caches them per schema: the converter's hot path then does no dispatch on
 schema types, only the work each value needs.
@@ -25,7 +25,7 @@ kind (``"abc"`` for an int32, ``1.5`` for an int8, ``3`` for a boolean) is a
 their type are refused instead of wrapping; an integral float (``1.0``) is accepted for integer
 types (Connect accepts any number there and truncates it), not for Date, Time and Timestamp (nor
 does Connect). Decimals are rescaled to the schema's scale when no digit is lost (see
-:func:`~streamapp.records.rescale_decimal`; Connect keeps the scale the JSON number has). FLOAT32
+:func:`~streamapp.data.rescale_decimal`; Connect keeps the scale the JSON number has). FLOAT32
 values keep full double precision (Python has no float32; rounding would also break JSON round
 trips).
 """
@@ -40,7 +40,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from streamapp.records import (
+from streamapp.data import (
     DATE_NAME,
     DECIMAL_NAME,
     INT_RANGES,
@@ -537,7 +537,7 @@ class JsonValueCodec:
                 raise ConversionError(f"expected a Struct for {label}, got {describe_value(struct)}")
             actual = struct.schema
             # Same fields and name suffice: a struct that is its own schema's default carries the
-            # schema without that default (see streamapp.records.validate_value).
+            # schema without that default (see streamapp.data.validate_value).
             if actual is not schema and (actual.fields != schema.fields or actual.name != schema.name):
                 raise ConversionError(f"the struct's schema does not match {label}: {struct.schema!r}")
             result = {}

@@ -15,7 +15,7 @@ import decimal
 from typing import Any
 
 from streamapp.config.converter_options import STRING_CONVERTER, StringConverterOptions
-from streamapp.records import OPTIONAL_STRING_SCHEMA, Schema, SchemaAndValue, describe_value
+from streamapp.data import OPTIONAL_STRING_SCHEMA, Schema, SchemaAndValue, describe_value
 
 from .errors import ConversionError, excerpt
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from streamapp import faust_workarounds
 from streamapp.converters import ConversionError
-from streamapp.records import Record, RecordError
+from streamapp.data import Record, RecordError
 
 from .contract import ConnectorStatus, Counters, PartitionStatus, SessionStatus, State
 from .dead_letters import DeadLetterError, DeadLetterQueue, RecordFailure

@@ -46,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from streamapp.records import DataError, Record, RecordError
+from streamapp.data import DataError, Record, RecordError
 
 from .values import to_diffusion_string
 

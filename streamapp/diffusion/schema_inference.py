@@ -33,7 +33,7 @@ import decimal
 from collections.abc import Mapping
 from typing import Any
 
-from streamapp.records import (
+from streamapp.data import (
     BOOLEAN_SCHEMA,
     BYTES_SCHEMA,
     DECIMAL_NAME,

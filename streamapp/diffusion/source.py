@@ -37,7 +37,7 @@ from streamapp.core.retry import Backoff, retry_transient
 from streamapp.core.write_behind import WriteBehind
 from streamapp.diffusion.connection import DiffusionConnection
 from streamapp.diffusion.subscriber import ConflatingQueue, DiffusionSubscriber, Update
-from streamapp.records import STRING_SCHEMA
+from streamapp.data import STRING_SCHEMA
 
 from .topic_names import KafkaTopicPattern, TopicNameError
 from .schema_inference import infer

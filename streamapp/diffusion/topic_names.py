@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from streamapp.records import RecordError
+from streamapp.data import RecordError
 
 __all__ = ["MAX_TOPIC_LENGTH", "KafkaTopicPattern", "TopicNameError", "sanitise"]
 

@@ -55,7 +55,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from streamapp.converters.errors import ConversionError
-from streamapp.records import (
+from streamapp.data import (
     DATE_NAME,
     DECIMAL_NAME,
     INT_RANGES,
@@ -68,6 +68,9 @@ from streamapp.records import (
     brief,
     date_to_days,
     describe_value,
+    format_date,
+    format_time,
+    format_timestamp,
     rescale_decimal,
     time_to_millis,
     timestamp_to_millis,
@@ -81,15 +84,12 @@ __all__ = [
     "to_diffusion_double",
     "to_diffusion_binary",
     "encode_diffusion_json",
-    "format_date",
-    "format_time",
-    "format_timestamp",
 ]
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # What the SDK's CBOR encoder accepts (it raises RuntimeError outside int64_t / uint64_t).
 _CBOR_INT_MIN, _CBOR_INT_MAX = -(2**63), 2**64 - 1
-_UTC = _dt.timezone.utc
+_UTC = _dt.UTC
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 _NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:NaN|Infinity|inf|nan)")
 _BYTES_LIKE = (bytes, bytearray, memoryview)
@@ -97,27 +97,6 @@ _BYTES_LIKE = (bytes, bytearray, memoryview)
 
 class ValueConversionError(ConversionError):
     """A Connect value cannot be represented in the configured Diffusion topic type."""
-
-
-# ---------------------------------------------------------------------------------- formats
-
-
-def format_date(value: _dt.date) -> str:
-    """``YYYY-MM-DD``."""
-    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
-
-
-def format_time(value: _dt.time) -> str:
-    """``HH:MM:SS.mmm`` (milliseconds, as Connect's Time)."""
-    time_to_millis(value)  # validates: a time, and UTC or naive
-    return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond // 1000:03d}"
-
-
-def format_timestamp(value: _dt.datetime) -> str:
-    """``YYYY-MM-DDTHH:MM:SS.mmmZ`` in UTC; the datetime must be timezone-aware."""
-    timestamp_to_millis(value)  # validates: aware
-    utc = value.astimezone(_UTC)
-    return f"{format_date(utc)}T{format_time(utc.time())}Z"
 
 
 def _decimal_text(value: Any, scale: int | None) -> str:

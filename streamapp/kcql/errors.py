@@ -3,7 +3,7 @@ a projection error is a record error (the connector's error policy applies to it
 
 from __future__ import annotations
 
-from streamapp.records import DataError
+from streamapp.data import DataError
 
 __all__ = ["KcqlSyntaxError", "ProjectionError", "caret_excerpt"]
 

@@ -31,7 +31,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from streamapp.records import (
+from streamapp.data import (
     DATE_NAME,
     DECIMAL_NAME,
     TIME_NAME,
@@ -39,30 +39,18 @@ from streamapp.records import (
     Schema,
     Struct,
     Type,
+    format_date,
+    format_time,
+    format_timestamp,
 )
 
 from .errors import ProjectionError
 
-__all__ = ["ALL", "IgnoreTrie", "format_date", "format_time", "format_timestamp", "to_json"]
+__all__ = ["ALL", "IgnoreTrie", "to_json"]
 
 ALL: Any = True  # trie leaf: leave out this field entirely
 IgnoreTrie = dict  # name -> ALL | IgnoreTrie
 _UTC = _dt.UTC
-
-
-def format_date(value: _dt.date) -> str:
-    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
-
-
-def format_time(value: _dt.time) -> str:
-    return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond // 1000:03d}"
-
-
-def format_timestamp(value: _dt.datetime) -> str:
-    if value.utcoffset() is None:
-        raise ProjectionError(f"a Timestamp must be timezone-aware, got {value.isoformat()}")
-    utc = value.astimezone(_UTC)
-    return f"{format_date(utc)}T{format_time(utc.time())}Z"
 
 
 def _logical(name: str, value: Any) -> Any:

@@ -32,7 +32,51 @@ __all__ = ["CLAUSE_KEYWORDS", "parse"]
 # Clauses of Stream Reactor's KCQL that no CoAP feature uses (plus WHERE, which some connectors
 # accept). Words of multi-word clauses (DISTRIBUTEBY a INTO 4 BUCKETS) need no entry here.
 CLAUSE_KEYWORDS = frozenset(
-    ["AUTOCREATE", "AUTOEVOLVE", "WITHSTRUCTURE", "PK", "WITHTARGET", "BATCH", "PARTITIONBY", "DISTRIBUTEBY", "CLUSTERBY", "WITHTIMESTAMP", "TIMESTAMPUNIT", "WITHFORMAT", "WITHUNWRAP", "STOREAS", "WITHTAG", "INCREMENTALMODE", "WITHTYPE", "WITHDOCTYPE", "WITHINDEXSUFFIX", "TTL", "WITHCONVERTER", "WITHJMSSELECTOR", "WITHKEY", "KEYDELIMITER", "WITHPIPELINE", "WITHPARTITIONER", "WITHSUBSCRIPTION", "WITHCOMPRESSION", "WITHDELAY", "WITHREGEX", "WITH_FLUSH_SIZE", "WITH_FLUSH_INTERVAL", "WITH_FLUSH_COUNT", "LIMIT", "WITH_SESSION", "WITH_ACK", "WITH_ENCODE_BASE64", "WITH_LOCK_TIME", "PROPERTIES", "WITHGROUP", "WHERE", "PROJECTTO", "EVERY"]
+    [
+        "AUTOCREATE",
+        "AUTOEVOLVE",
+        "WITHSTRUCTURE",
+        "PK",
+        "WITHTARGET",
+        "BATCH",
+        "PARTITIONBY",
+        "DISTRIBUTEBY",
+        "CLUSTERBY",
+        "WITHTIMESTAMP",
+        "TIMESTAMPUNIT",
+        "WITHFORMAT",
+        "WITHUNWRAP",
+        "STOREAS",
+        "WITHTAG",
+        "INCREMENTALMODE",
+        "WITHTYPE",
+        "WITHDOCTYPE",
+        "WITHINDEXSUFFIX",
+        "TTL",
+        "WITHCONVERTER",
+        "WITHJMSSELECTOR",
+        "WITHKEY",
+        "KEYDELIMITER",
+        "WITHPIPELINE",
+        "WITHPARTITIONER",
+        "WITHSUBSCRIPTION",
+        "WITHCOMPRESSION",
+        "WITHDELAY",
+        "WITHREGEX",
+        "WITH_FLUSH_SIZE",
+        "WITH_FLUSH_INTERVAL",
+        "WITH_FLUSH_COUNT",
+        "LIMIT",
+        "WITH_SESSION",
+        "WITH_ACK",
+        "WITH_ENCODE_BASE64",
+        "WITH_LOCK_TIME",
+        "PROPERTIES",
+        "WITHGROUP",
+        "WHERE",
+        "PROJECTTO",
+        "EVERY",
+    ]
 )
 # Words that end a field list or a name; a field called like this must be `quoted`.
 _RESERVED = frozenset({"INSERT", "UPSERT", "INTO", "SELECT", "FROM", "IGNORE", "AS"}) | CLAUSE_KEYWORDS

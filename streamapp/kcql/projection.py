@@ -29,7 +29,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from streamapp.records import Schema, Struct, Type
+from streamapp.data import Schema, Struct, Type
 
 from .errors import ProjectionError
 from .json_tree import ALL, IgnoreTrie, to_json

@@ -41,7 +41,7 @@ from streamapp.converters.avro_schema import ANYTHING_SCHEMA, scrub_name
 from streamapp.converters.avro_to_connect import _normal
 from streamapp.converters.json_schema import schema_from_json
 from streamapp.converters.json_values import JsonValueCodec
-from streamapp.records import DataError, Schema, Struct, Type
+from streamapp.data import DataError, Schema, Struct, Type
 from tests.fixtures.avro import avro_binary
 
 CASES_FILE = Path(__file__).resolve().parents[1] / "data" / "avro_confluent_cases.yaml"

@@ -10,7 +10,7 @@ from streamapp.config.converter_options import AvroConverterOptions
 from streamapp.converters import AvroConverter, ConversionError, make_converter
 from streamapp.converters.registry_client import RegistryUnavailableError, redact_url
 from streamapp.core.retry import Backoff, retry_transient
-from streamapp.records import INT32_SCHEMA, STRING_SCHEMA, Struct, struct_schema
+from streamapp.data import INT32_SCHEMA, STRING_SCHEMA, Struct, struct_schema
 from tests.fixtures.avro import AvroProducer, wire
 from tests.fixtures.net import free_tcp_port
 

@@ -16,7 +16,7 @@ from streamapp.converters import AvroConverter, ConversionError, make_converter
 from streamapp.converters.json_schema import schema_from_json
 from streamapp.converters.json_values import JsonValueCodec
 from streamapp.converters.registry_client import RegistryUnavailableError
-from streamapp.records import BOOLEAN_SCHEMA, BYTES_SCHEMA, Schema, Struct, Type
+from streamapp.data import BOOLEAN_SCHEMA, BYTES_SCHEMA, Schema, Struct, Type
 from tests.fixtures.avro import AvroProducer, wire
 from tests.fixtures.net import free_tcp_port
 

@@ -21,7 +21,7 @@ from streamapp.converters.avro_schema import (
     UNION_NAME,
     AvroSchemaError,
 )
-from streamapp.records import (
+from streamapp.data import (
     BOOLEAN_SCHEMA,
     BYTES_SCHEMA,
     DATE_SCHEMA,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from streamapp.converters import ByteArrayConverter, ConversionError
-from streamapp.records import BYTES_SCHEMA, OPTIONAL_BYTES_SCHEMA, STRING_SCHEMA, SchemaAndValue
+from streamapp.data import BYTES_SCHEMA, OPTIONAL_BYTES_SCHEMA, STRING_SCHEMA, SchemaAndValue
 
 CONVERTER = ByteArrayConverter(is_key=False)
 

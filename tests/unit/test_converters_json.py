@@ -12,7 +12,7 @@ import pytest
 
 from streamapp.config.converter_options import JsonConverterOptions
 from streamapp.converters import ConversionError, JsonConverter
-from streamapp.records import (
+from streamapp.data import (
     BOOLEAN_SCHEMA,
     BYTES_SCHEMA,
     DATE_SCHEMA,

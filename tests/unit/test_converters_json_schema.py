@@ -10,7 +10,7 @@ import pytest
 
 from streamapp.converters.json_schema import schema_from_json, schema_to_json
 from streamapp.converters.json_values import JsonValueCodec
-from streamapp.records import (
+from streamapp.data import (
     BYTES_SCHEMA,
     DATE_SCHEMA,
     INT32_SCHEMA,

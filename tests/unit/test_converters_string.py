@@ -8,7 +8,7 @@ import pytest
 
 from streamapp.config.converter_options import StringConverterOptions
 from streamapp.converters import ConversionError, StringConverter
-from streamapp.records import OPTIONAL_STRING_SCHEMA, STRING_SCHEMA, SchemaAndValue, Struct, struct_schema
+from streamapp.data import OPTIONAL_STRING_SCHEMA, STRING_SCHEMA, SchemaAndValue, Struct, struct_schema
 
 
 def converter(encoding: str = "UTF-8", *, is_key: bool = False) -> StringConverter:

@@ -8,7 +8,7 @@ import decimal
 import pytest
 
 from streamapp.diffusion.destinations import DestinationPattern, PathError, validate_topic_path
-from streamapp.records import (
+from streamapp.data import (
     BYTES_SCHEMA,
     INT32_SCHEMA,
     OPTIONAL_STRING_SCHEMA,

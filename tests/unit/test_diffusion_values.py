@@ -23,7 +23,7 @@ from streamapp.diffusion.values import (
     to_diffusion_string,
 )
 from streamapp.converters import ConversionError
-from streamapp.records import (
+from streamapp.data import (
     BOOLEAN_SCHEMA,
     BYTES_SCHEMA,
     DATE_SCHEMA,

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from streamapp.kcql import Projection, ProjectionError, parse, project
-from streamapp.records import (
+from streamapp.data import (
     BYTES_SCHEMA,
     DATE_SCHEMA,
     FLOAT64_SCHEMA,

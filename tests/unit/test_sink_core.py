@@ -21,7 +21,7 @@ from streamapp.config.files import RawConnectorConfig
 from streamapp.config.loader import load_connector
 from streamapp.core.policy import ErrorPolicy, StagePolicy
 from streamapp.core.sink import Delivery, SinkConnector
-from streamapp.records import Record
+from streamapp.data import Record
 from streamapp.settings import load_settings
 
 TOPIC = "in"

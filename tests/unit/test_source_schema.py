@@ -13,7 +13,7 @@ import pytest
 from streamapp.config.converter_options import JsonConverterOptions
 from streamapp.converters import ConversionError, JsonConverter
 from streamapp.diffusion.schema_inference import infer, infer_schema, to_connect_value
-from streamapp.records import (
+from streamapp.data import (
     BOOLEAN_SCHEMA,
     BYTES_SCHEMA,
     DECIMAL_NAME,

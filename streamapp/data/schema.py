@@ -1,213 +1,27 @@
-"""The Record and Schema model shared by every converter and connector.
-
-It mirrors Kafka Connect's data model (``org.apache.kafka.connect.data``) so that converters
-(String, JSON, ByteArray, and later Avro) and connectors agree on one representation:
-
-* :class:`Schema` is Connect's ``ConnectSchema``: a :class:`Type`, ``optional``, ``default``,
-  ``name``, ``version``, ``doc``, ``parameters``, struct ``fields`` and the ``key_schema`` /
-  ``value_schema`` of maps and arrays. Schemas are immutable and hashable (the hash is computed
-  once, because converters use schemas as cache keys on the hot path).
-* :class:`Struct` is Connect's ``Struct``: a schema plus one value per field, in field order.
-* Logical types keep Connect's names and underlying types, with these Python values:
-
-  ============  ======================================  ==========  ==============================
-  logical type  schema name                             base type   Python value
-  ============  ======================================  ==========  ==============================
-  Decimal       ``org.apache.kafka.connect.data.Decimal``   BYTES   ``decimal.Decimal`` (parameter
-                                                                    ``scale``)
-  Date          ``org.apache.kafka.connect.data.Date``      INT32   ``datetime.date`` (days since
-                                                                    1970-01-01)
-  Time          ``org.apache.kafka.connect.data.Time``      INT32   ``datetime.time`` (ms of day)
-  Timestamp     ``org.apache.kafka.connect.data.Timestamp`` INT64   aware UTC ``datetime.datetime``
-                                                                    (ms since the epoch)
-  ============  ======================================  ==========  ==============================
-
-  The ``*_to_*`` / ``*_from_*`` helpers convert between a logical value and its underlying
-  representation exactly like Connect's ``Decimal.fromLogical`` and friends, so the JSON and Avro
-  converters share one implementation.
-* Python value types per schema type: INT8..INT64 ``int`` (never ``bool``), FLOAT32/FLOAT64
-  ``float`` (an ``int`` is accepted), BOOLEAN ``bool``, STRING ``str``, BYTES ``bytes`` (also
-  ``bytearray``/``memoryview``), ARRAY ``list`` (or ``tuple``), MAP any ``Mapping``, STRUCT
-  :class:`Struct`.
-* :class:`Record` is the unit a sink maps and delivers. It is a plain slotted dataclass and does no
-  validation, because one is built per Kafka message.
-
-Errors: :class:`RecordError` is the root of every error attributable to a single record (the
-connector's error policy applies: retry, skip, dead-letter, stop); :class:`DataError` is Connect's
-``DataException``, a value that does not match its schema. Both carry a location inside the value
-(``items[3].age``) built while the error unwinds, so the happy path pays nothing for it.
-"""
+"""Connect's Schema, Field and Struct, the schema builders and constants, and value validation."""
 
 from __future__ import annotations
 
-import datetime as _dt
 import decimal
-import enum
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
-from streamapp.errors import StreamAppError
-
-__all__ = [
-    "Type",
-    "Schema",
-    "Field",
-    "Struct",
-    "SchemaAndValue",
-    "Record",
-    "RecordError",
-    "DataError",
-    # logical type names and helpers
-    "DECIMAL_NAME",
-    "DECIMAL_SCALE",
-    "DATE_NAME",
-    "TIME_NAME",
-    "TIMESTAMP_NAME",
-    "LOGICAL_NAMES",
-    "decimal_schema",
-    "struct_schema",
-    "array_schema",
-    "map_schema",
-    "decimal_to_bytes",
-    "decimal_from_bytes",
-    "rescale_decimal",
-    "date_to_days",
-    "date_from_days",
-    "time_to_millis",
-    "time_from_millis",
-    "timestamp_to_millis",
-    "timestamp_from_millis",
-    "validate_value",
-    "describe_value",
-    "brief",
-    "INT_RANGES",
-    "EPOCH",
-    # primitive and logical schema constants
-    "INT8_SCHEMA",
-    "INT16_SCHEMA",
-    "INT32_SCHEMA",
-    "INT64_SCHEMA",
-    "FLOAT32_SCHEMA",
-    "FLOAT64_SCHEMA",
-    "BOOLEAN_SCHEMA",
-    "STRING_SCHEMA",
-    "BYTES_SCHEMA",
-    "OPTIONAL_INT8_SCHEMA",
-    "OPTIONAL_INT16_SCHEMA",
-    "OPTIONAL_INT32_SCHEMA",
-    "OPTIONAL_INT64_SCHEMA",
-    "OPTIONAL_FLOAT32_SCHEMA",
-    "OPTIONAL_FLOAT64_SCHEMA",
-    "OPTIONAL_BOOLEAN_SCHEMA",
-    "OPTIONAL_STRING_SCHEMA",
-    "OPTIONAL_BYTES_SCHEMA",
-    "DATE_SCHEMA",
-    "OPTIONAL_DATE_SCHEMA",
-    "TIME_SCHEMA",
-    "OPTIONAL_TIME_SCHEMA",
-    "TIMESTAMP_SCHEMA",
-    "OPTIONAL_TIMESTAMP_SCHEMA",
-]
-
-
-# --------------------------------------------------------------------------------------------
-# Errors
-
-
-class RecordError(StreamAppError):
-    """An error attributable to one record: the connector's error policy decides what happens.
-
-    ``location`` is where in the value the problem is (``items[3].age``), empty for the whole
-    value; ``reason`` is the message without it. ``str()`` gives ``"<location>: <reason>"``
-    preceded by any context added with :meth:`in_context` (e.g. which converter).
-    """
-
-    def __init__(self, reason: str, *, location: str = "", context: str = "") -> None:
-        self.reason = reason
-        self._segments: list[str] = [location] if location else []
-        self.context = context
-        super().__init__(self._render())
-
-    @property
-    def location(self) -> str:
-        return "".join(reversed(self._segments)).lstrip(".")
-
-    def at(self, segment: str | int) -> RecordError:
-        """Prefix the location with a struct field (``str``) or an array index (``int``); returns self."""
-        self._segments.append(f"[{segment}]" if isinstance(segment, int) else f".{segment}")
-        self.args = (self._render(),)
-        return self
-
-    def at_key(self, key: Any) -> RecordError:
-        """Prefix the location with a map key; returns self."""
-        self._segments.append(f"[{_short_repr(key, 40)}]")
-        self.args = (self._render(),)
-        return self
-
-    def in_context(self, context: str) -> RecordError:
-        """Set the leading context (``"JsonConverter (value)"``); returns self."""
-        self.context = context
-        self.args = (self._render(),)
-        return self
-
-    def _render(self) -> str:
-        where = self.location
-        text = f"{where}: {self.reason}" if where else self.reason
-        return f"{self.context}: {text}" if self.context else text
-
-    def __str__(self) -> str:
-        return self.args[0] if self.args else self.reason
-
-
-class DataError(RecordError, ValueError):
-    """A value does not match its schema, or a schema is inconsistent (Connect's ``DataException``)."""
-
-
-# --------------------------------------------------------------------------------------------
-# Schema
-
-
-class Type(enum.Enum):
-    """Connect schema types; the value is Connect's (and the JSON schema's) lower-case type name."""
-
-    INT8 = "int8"
-    INT16 = "int16"
-    INT32 = "int32"
-    INT64 = "int64"
-    FLOAT32 = "float32"
-    FLOAT64 = "float64"
-    BOOLEAN = "boolean"
-    STRING = "string"
-    BYTES = "bytes"
-    ARRAY = "array"
-    MAP = "map"
-    STRUCT = "struct"
-
-    @property
-    def is_primitive(self) -> bool:
-        return self not in (Type.ARRAY, Type.MAP, Type.STRUCT)
-
-
-INT_RANGES: Mapping[Type, tuple[int, int]] = MappingProxyType(
-    {
-        Type.INT8: (-(2**7), 2**7 - 1),
-        Type.INT16: (-(2**15), 2**15 - 1),
-        Type.INT32: (-(2**31), 2**31 - 1),
-        Type.INT64: (-(2**63), 2**63 - 1),
-    }
+from .errors import DataError
+from .logical import date_to_days, time_to_millis, timestamp_to_millis
+from .text import brief, describe_value
+from .types import (
+    _SHORT_LOGICAL,
+    DATE_NAME,
+    DECIMAL_NAME,
+    DECIMAL_SCALE,
+    INT_RANGES,
+    LOGICAL_NAMES,
+    TIME_NAME,
+    TIMESTAMP_NAME,
+    Type,
 )
-
-DECIMAL_NAME = "org.apache.kafka.connect.data.Decimal"
-DECIMAL_SCALE = "scale"
-DATE_NAME = "org.apache.kafka.connect.data.Date"
-TIME_NAME = "org.apache.kafka.connect.data.Time"
-TIMESTAMP_NAME = "org.apache.kafka.connect.data.Timestamp"
-LOGICAL_NAMES: Mapping[str, Type] = MappingProxyType(
-    {DECIMAL_NAME: Type.BYTES, DATE_NAME: Type.INT32, TIME_NAME: Type.INT32, TIMESTAMP_NAME: Type.INT64}
-)
-_SHORT_LOGICAL = {DECIMAL_NAME: "Decimal", DATE_NAME: "Date", TIME_NAME: "Time", TIMESTAMP_NAME: "Timestamp"}
 
 
 @dataclass(frozen=True)
@@ -245,7 +59,7 @@ class Schema:
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: derived attributes are set once, here
         if not isinstance(self.type, Type):
-            raise DataError(f"schema type must be a streamapp.records.Type, not {self.type!r}")
+            raise DataError(f"schema type must be a streamapp.data.Type, not {self.type!r}")
         if not isinstance(self.fields, tuple):
             set_(self, "fields", tuple(self.fields))
         if self.parameters is not None and not isinstance(self.parameters, MappingProxyType):
@@ -460,119 +274,7 @@ OPTIONAL_TIMESTAMP_SCHEMA = Schema(Type.INT64, optional=True, name=TIMESTAMP_NAM
 
 
 # --------------------------------------------------------------------------------------------
-# Logical types: value <-> underlying representation (Connect's toLogical / fromLogical)
-
-EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-_EPOCH_DATE = _dt.date(1970, 1, 1)
-_ONE_MS = _dt.timedelta(milliseconds=1)
-_MS_PER_DAY = 86_400_000
-# Exact arithmetic for decimals of any size: quantize/scaleb never round with this context.
-_EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
-
-
-def rescale_decimal(value: decimal.Decimal | int, scale: int) -> decimal.Decimal:
-    """``value`` with exactly ``scale`` digits after the point; DataError if that would round.
-
-    Connect requires a BigDecimal's scale to equal the schema's. Python decimals carry their own
-    exponent (``Decimal('12.3')`` has scale 1), so values are rescaled when no digit is lost
-    (12.3 -> 12.30 for scale 2) and refused when one would be (12.345 for scale 2).
-    """
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = decimal.Decimal(value)
-    if not isinstance(value, decimal.Decimal):
-        raise DataError(f"a Decimal value must be a decimal.Decimal, got {describe_value(value)}")
-    if not value.is_finite():
-        raise DataError(f"a Decimal value must be finite, got {brief(value)}")
-    if value.as_tuple().exponent == -scale:
-        return value
-    rescaled = value.quantize(decimal.Decimal(1).scaleb(-scale), context=_EXACT)
-    if rescaled != value:
-        raise DataError(f"decimal {brief(value)} has more than {scale} digits after the point (the schema's scale)")
-    return rescaled
-
-
-def decimal_to_bytes(value: decimal.Decimal | int, scale: int) -> bytes:
-    """The unscaled value as big-endian two's complement, minimal length (Java's ``BigInteger.toByteArray``)."""
-    unscaled = int(rescale_decimal(value, scale).scaleb(scale, context=_EXACT))
-    length = ((unscaled if unscaled >= 0 else ~unscaled).bit_length() + 8) // 8
-    return unscaled.to_bytes(length, "big", signed=True)
-
-
-def decimal_from_bytes(data: bytes, scale: int) -> decimal.Decimal:
-    """Connect's ``Decimal.toLogical``: two's complement unscaled bytes -> Decimal with ``scale``."""
-    if not data:
-        raise DataError("Decimal bytes are empty (a decimal needs at least one byte)")
-    unscaled = int.from_bytes(data, "big", signed=True)
-    return decimal.Decimal(unscaled).scaleb(-scale, context=_EXACT)
-
-
-def date_to_days(value: _dt.date) -> int:
-    if not isinstance(value, _dt.date) or isinstance(value, _dt.datetime):
-        raise DataError(f"a Date value must be a datetime.date, got {describe_value(value)}")
-    return (value - _EPOCH_DATE).days
-
-
-def date_from_days(days: int) -> _dt.date:
-    try:
-        return _EPOCH_DATE + _dt.timedelta(days=days)
-    except OverflowError:
-        raise DataError(f"Date {brief(days)} days from 1970-01-01 is outside years 1..9999") from None
-
-
-def time_to_millis(value: _dt.time) -> int:
-    """Milliseconds since midnight; sub-millisecond digits are dropped (Connect's Time has ms precision)."""
-    if not isinstance(value, _dt.time):
-        raise DataError(f"a Time value must be a datetime.time, got {describe_value(value)}")
-    offset = value.utcoffset()
-    if offset:
-        raise DataError(f"a Time value must be in UTC (or naive), got offset {offset}")
-    return ((value.hour * 60 + value.minute) * 60 + value.second) * 1000 + value.microsecond // 1000
-
-
-def time_from_millis(millis: int) -> _dt.time:
-    if not 0 <= millis < _MS_PER_DAY:
-        raise DataError(f"Time must be 0 <= milliseconds of the day < 86400000, got {brief(millis)}")
-    seconds, ms = divmod(millis, 1000)
-    minutes, second = divmod(seconds, 60)
-    hour, minute = divmod(minutes, 60)
-    return _dt.time(hour, minute, second, ms * 1000)
-
-
-def timestamp_to_millis(value: _dt.datetime) -> int:
-    """Milliseconds since the epoch, floored; the datetime must be timezone-aware."""
-    if not isinstance(value, _dt.datetime):
-        raise DataError(f"a Timestamp value must be a datetime.datetime, got {describe_value(value)}")
-    if value.utcoffset() is None:
-        raise DataError(f"a Timestamp value must be timezone-aware (naive datetime {value.isoformat()})")
-    return (value - EPOCH) // _ONE_MS
-
-
-def timestamp_from_millis(millis: int) -> _dt.datetime:
-    try:
-        return EPOCH + _dt.timedelta(milliseconds=millis)
-    except OverflowError:
-        raise DataError(f"Timestamp {brief(millis)} ms since the epoch is outside years 1..9999") from None
-
-
-# --------------------------------------------------------------------------------------------
 # Validation (Connect's ConnectSchema.validateValue)
-
-
-def describe_value(value: Any, limit: int = 60) -> str:
-    """``"<type> <short repr>"`` for messages, never longer than about ``limit`` characters."""
-    kind = "Struct" if isinstance(value, Struct) else type(value).__name__
-    return f"{kind} {_short_repr(value, limit)}"
-
-
-def brief(value: Any, limit: int = 40) -> str:
-    """``str(value)`` cut to about ``limit`` characters: numbers in messages can have thousands of digits."""
-    text = str(value)
-    return text if len(text) <= limit else f"{text[: limit - 3]}... ({len(text)} characters)"
-
-
-def _short_repr(value: Any, limit: int) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def validate_value(schema: Schema, value: Any, *, _default_check: bool = False) -> None:
@@ -740,47 +442,3 @@ class Struct:
     def __repr__(self) -> str:
         inner = ", ".join(f"{f.name}={v!r}" for f, v in zip(self._schema.fields, self._values, strict=True))
         return f"Struct{{{inner}}}"
-
-
-# --------------------------------------------------------------------------------------------
-# Values and records
-
-
-# Both are NamedTuples, immutable like frozen dataclasses, because one of each is built per record
-# and per converted key and value: a frozen dataclass sets each field through object.__setattr__
-# (~0.2 us a field), a NamedTuple is one tuple construction.
-
-
-class SchemaAndValue(NamedTuple):
-    """What a converter produces: a schema (None when the data carries none) and the value."""
-
-    schema: Schema | None
-    value: Any
-
-
-class Record(NamedTuple):
-    """One Kafka message after conversion: what a sink maps and delivers.
-
-    ``timestamp`` is in epoch milliseconds; ``raw_key``/``raw_value`` keep the bytes as read from
-    Kafka (for dead-letter topics and pass-through). No validation: one is built per message.
-    """
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int | None
-    key: Any
-    key_schema: Schema | None
-    value: Any
-    value_schema: Schema | None
-    headers: tuple[tuple[str, bytes | None], ...] = ()
-    raw_key: bytes | None = None
-    raw_value: bytes | None = None
-
-    def __repr__(self) -> str:  # without the raw bytes, which can be megabytes
-        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields[:9])
-        return f"Record({shown})"
-
-    def coordinates(self) -> str:
-        """``topic 'price' partition 0 offset 42``, for messages."""
-        return f"topic '{self.topic}' partition {self.partition} offset {self.offset}"

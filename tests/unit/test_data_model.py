@@ -10,7 +10,7 @@ from types import MappingProxyType
 import pytest
 
 from streamapp.errors import StreamAppError
-from streamapp.records import (
+from streamapp.data import (
     BOOLEAN_SCHEMA,
     BYTES_SCHEMA,
     DATE_NAME,
@@ -161,7 +161,7 @@ def test_schema_is_immutable_and_parameters_are_read_only():
 @pytest.mark.parametrize(
     "build, message",
     [
-        (lambda: Schema("int32"), "must be a streamapp.records.Type"),  # type: ignore[arg-type]
+        (lambda: Schema("int32"), "must be a streamapp.data.Type"),  # type: ignore[arg-type]
         (lambda: Schema(Type.INT32, fields=(Field("a", 0, INT32_SCHEMA),)), "only struct schemas have fields"),
         (lambda: Schema(Type.STRUCT, fields=(Field("a", 1, INT32_SCHEMA),)), "has index 1 but is at position 0"),
         (lambda: struct_schema([("a", INT32_SCHEMA), ("a", STRING_SCHEMA)]), "'a' is used twice"),
