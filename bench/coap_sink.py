@@ -49,8 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiocoap import Context, Message
 from aiocoap.numbers.codes import Code
-from confluent_kafka import Producer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from confluent_kafka import Producer
 
 from bench._stack import free_port, kafka_broker, worker_env
 from bench.floor import bare_faust_cpu, process_cpu
@@ -220,7 +220,12 @@ async def client_context(transport: str = "simple6", x509: X509Client | None = N
 
 
 async def raw_rate(
-    uri: str, n: int, contexts: int, resources: int, transport: str = "simple6", x509: X509Client | None = None,
+    uri: str,
+    n: int,
+    contexts: int,
+    resources: int,
+    transport: str = "simple6",
+    x509: X509Client | None = None,
     psk: dict | None = None,
 ) -> float:
     pool = [await client_context(transport, x509, psk) for _ in range(contexts)]
@@ -327,8 +332,14 @@ def x509_client(pki: Pki) -> X509Client:
 
 
 async def arrivals(
-    uri: str, prefix: str, resources: int, n: int, timeout: float, worker: WorkerProcess,
-    x509: X509Client | None = None, psk: dict | None = None,
+    uri: str,
+    prefix: str,
+    resources: int,
+    n: int,
+    timeout: float,
+    worker: WorkerProcess,
+    x509: X509Client | None = None,
+    psk: dict | None = None,
 ) -> tuple[float, float]:
     """(first, last) arrival times of records 0..n-1 spread over the resources, by polling GETs."""
     final = {j: max(i for i in range(n) if i % resources == j) for j in range(resources)}
@@ -429,7 +440,8 @@ async def main(n: int, resources: int, delayed_n: int, delayed_resources: int, d
             (configs / "loop.json").write_text(json.dumps(connector("loop", uri, loop_topics, "r", window)))
             (configs / "slow.json").write_text(json.dumps(connector("slow", delayed_uri, slow_topics, "s", 32)))
             (configs / "dtls.json").write_text(
-                json.dumps(connector("dtls", dtls_uri, dtls_topics, "d", window, **pem_settings(pki))))
+                json.dumps(connector("dtls", dtls_uri, dtls_topics, "d", window, **pem_settings(pki)))
+            )
             (configs / "psk.json").write_text(json.dumps(connector(
                 "psk", psk_uri, psk_topics, "p", window,
                 **{"connect.coap.username": PSK_IDENTITY, "connect.coap.password": PSK_SECRET})))  # fmt: skip
@@ -478,7 +490,9 @@ async def main(n: int, resources: int, delayed_n: int, delayed_resources: int, d
                 raw_plain = await raw_rate(dtls_plain_uri, min(dtls_n, 10000), best_contexts, resources)
                 raw_dtls = await raw_rate(dtls_uri, min(dtls_n, 10000), best_contexts, resources, x509=client)
                 raw_dtls_cpu = RAW_CPU[best_contexts]
-                dtls_sink, dtls_cpu = await sink_phase(worker, dtls_uri, "d", dtls_topics, dtls_n, bootstrap, x509=client)
+                dtls_sink, dtls_cpu = await sink_phase(
+                    worker, dtls_uri, "d", dtls_topics, dtls_n, bootstrap, x509=client
+                )
                 print(f"DTLS 1.2 with certificates (coap-server-openssl, mutual auth, {best_contexts} endpoints):")
                 print(f"  raw aiocoap CON PUT, plain simple6 on the same server: {raw_plain:7.0f} requests/s")
                 print(f"  raw aiocoap CON PUT, our X.509 DTLS transport:         {raw_dtls:7.0f} requests/s "

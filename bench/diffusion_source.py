@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-logging.getLogger("diffusion").setLevel(logging.CRITICAL)
 
 import diffusion
 import diffusion.datatypes as dt
@@ -42,17 +41,14 @@ from diffusion.features.topics.streams import ValueStreamHandler
 from bench._stack import free_port, kafka_broker, percentile, service, worker_env
 from streamapp.devstack.worker import WorkerProcess
 
+logging.getLogger("diffusion").setLevel(logging.CRITICAL)
+
 KEYS = 100
 WINDOW = 100
 
 
 async def open_session(url: str):
-    return (
-        await diffusion.sessions()
-        .principal("admin")
-        .credentials(diffusion.Credentials("password"))
-        .open(url)
-    )
+    return await diffusion.sessions().principal("admin").credentials(diffusion.Credentials("password")).open(url)
 
 
 # --- the publisher (run as a child process) ---------------------------------------------------------
@@ -66,9 +62,7 @@ async def publish(url: str, root: str, n: int, rate: float) -> None:
         async def one(i: int) -> None:
             try:
                 value = {"seq": i, "sent": time.time()}
-                await session.topics.set_topic(
-                    f"{root}/k{i % KEYS}", value, specification=dt.JSON
-                )
+                await session.topics.set_topic(f"{root}/k{i % KEYS}", value, specification=dt.JSON)
             finally:
                 slots.release()
 
@@ -87,9 +81,7 @@ async def publish(url: str, root: str, n: int, rate: float) -> None:
 
 
 async def run_publisher(url: str, root: str, n: int, rate: float = 0) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--publish", url, root, str(n), str(rate)
-    )
+    proc = await asyncio.create_subprocess_exec(sys.executable, __file__, "--publish", url, root, str(n), str(rate))
     if await proc.wait() != 0:
         raise RuntimeError("the publisher failed")
 
@@ -125,9 +117,7 @@ async def create_topics(url: str, roots: list[str]) -> None:
     try:
         for root in roots:
             for k in range(KEYS):
-                await session.topics.add_and_set_topic(
-                    f"{root}/k{k}", dt.JSON, {"seq": -1}
-                )
+                await session.topics.add_and_set_topic(f"{root}/k{k}", dt.JSON, {"seq": -1})
     finally:
         await session.close()
 
@@ -139,19 +129,13 @@ async def sdk_subscriber(url: str, selector: str) -> tuple[object, Arrivals]:
     async def on_update(*, topic_value, **_) -> None:
         arrivals.add(topic_value)
 
-    session.topics.add_value_stream(
-        "*.*", ValueStreamHandler(dt.JSON, update=on_update)
-    )
+    session.topics.add_value_stream("*.*", ValueStreamHandler(dt.JSON, update=on_update))
     await session.topics.subscribe(selector)
     return session, arrivals
 
 
-async def kafka_counter(
-    bootstrap: str, topic: str
-) -> tuple[asyncio.Task, Arrivals, AIOKafkaConsumer]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, fetch_max_wait_ms=50
-    )
+async def kafka_counter(bootstrap: str, topic: str) -> tuple[asyncio.Task, Arrivals, AIOKafkaConsumer]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, fetch_max_wait_ms=50)
     await consumer.start()
     tp = TopicPartition(topic, 0)
     consumer.assign([tp])
@@ -187,9 +171,7 @@ async def main(n: int) -> None:
         await create_topics(url, ["raw", "src", "lat"])
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
-        await admin.create_topics(
-            [NewTopic("bench_source", 1, 1), NewTopic("bench_latency", 1, 1)]
-        )
+        await admin.create_topics([NewTopic("bench_source", 1, 1), NewTopic("bench_latency", 1, 1)])
         await admin.close()
 
         # 1. raw SDK subscriber
@@ -198,9 +180,7 @@ async def main(n: int) -> None:
         await run_publisher(url, "raw", n)
         await wait_for(lambda: raw.count >= n, 60)
         await session.close()
-        print(
-            f"raw SDK subscriber: {raw.rate:8.0f} updates/s ({n} updates, publisher {WINDOW} in flight)"
-        )
+        print(f"raw SDK subscriber: {raw.rate:8.0f} updates/s ({n} updates, publisher {WINDOW} in flight)")
 
         # 2. the source, into Kafka
         with tempfile.TemporaryDirectory() as tmp:
@@ -232,9 +212,7 @@ async def main(n: int) -> None:
                     )
                 )
             task, source, consumer = await kafka_counter(bootstrap, "bench_source")
-            lat_task, lat, lat_consumer = await kafka_counter(
-                bootstrap, "bench_latency"
-            )
+            lat_task, lat, lat_consumer = await kafka_counter(bootstrap, "bench_latency")
             worker = WorkerProcess(
                 broker=f"kafka://{bootstrap}",
                 connectors=configs,
@@ -250,14 +228,10 @@ async def main(n: int) -> None:
             started = time.perf_counter()
             await worker.start()
             try:
-                await wait_for(
-                    lambda: source.snapshot >= KEYS and lat.snapshot >= KEYS, 120
-                )
+                await wait_for(lambda: source.snapshot >= KEYS and lat.snapshot >= KEYS, 120)
                 ready = time.perf_counter() - started
                 profiler = None
-                if os.environ.get(
-                    "STREAMAPP_BENCH_PROFILE"
-                ):  # py-spy the worker, e.g. =/tmp/source.txt
+                if os.environ.get("STREAMAPP_BENCH_PROFILE"):  # py-spy the worker, e.g. =/tmp/source.txt
                     profiler = await asyncio.create_subprocess_exec(
                         str(Path(sys.executable).with_name("py-spy")),
                         "record",
@@ -298,23 +272,15 @@ async def main(n: int) -> None:
         print(
             f"source into Kafka:  {source.rate:8.0f} records/s ({source.count} records; worker ready in {ready:.1f}s)"
         )
-        print(
-            f"raw SDK subscriber alongside the worker, same updates: {along.rate:8.0f} updates/s"
-        )
-        print(
-            f"ratio source / raw SDK subscriber alone: {source.rate / raw.rate:.2f}  (target >= 0.85)"
-        )
-        print(
-            f"ratio source / raw SDK subscriber alongside: {source.rate / along.rate:.2f}"
-        )
+        print(f"raw SDK subscriber alongside the worker, same updates: {along.rate:8.0f} updates/s")
+        print(f"ratio source / raw SDK subscriber alone: {source.rate / raw.rate:.2f}  (target >= 0.85)")
+        print(f"ratio source / raw SDK subscriber alongside: {source.rate / along.rate:.2f}")
         ms = [x * 1000 for x in lat.latencies]
         print(
             f"latency set_topic -> Kafka at 500 updates/s: p50 {percentile(ms, 0.5):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms"
         )
         raw_ms = [x * 1000 for x in raw.latencies]
-        print(
-            f"  (raw SDK subscriber set_topic -> update at full speed: p50 {percentile(raw_ms, 0.5):.1f} ms)"
-        )
+        print(f"  (raw SDK subscriber set_topic -> update at full speed: p50 {percentile(raw_ms, 0.5):.1f} ms)")
 
 
 if __name__ == "__main__":

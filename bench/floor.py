@@ -11,6 +11,7 @@ import asyncio
 import os
 import re
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -36,9 +37,11 @@ async def bare_faust_cpu(broker_url: str, topics: list[str], count: int, timeout
         "BARE_APP_ID": f"bench-bare-{uuid.uuid4().hex[:6]}",
         "PYTHONPATH": str(ROOT),
     }
+    # Faust keeps a data directory in its working directory: a throw-away one, not the checkout.
+    workdir = tempfile.TemporaryDirectory(prefix="bench-bare-")
     proc = await asyncio.create_subprocess_exec(
         faust_cli, "-A", "bench.bare_agent", "worker", "-l", "warn", "--without-web",
-        cwd=str(ROOT), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        cwd=workdir.name, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     try:
         async with asyncio.timeout(timeout):
@@ -52,3 +55,4 @@ async def bare_faust_cpu(broker_url: str, topics: list[str], count: int, timeout
         if proc.returncode is None:
             proc.terminate()
             await proc.wait()
+        workdir.cleanup()

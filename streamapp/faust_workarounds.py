@@ -125,6 +125,7 @@ def install(app: Any, *, fetch_max_wait_ms: int | None = None) -> None:
     @app.on_rebalance_complete.connect
     async def _after_startup(sender: Any, **_: Any) -> None:
         _raise_root_logger_to_its_handlers()  # the startup spinner is done by now
+
     if fetch_max_wait_ms is not None:
         setattr(app, _FETCH_WAIT_ATTR, fetch_max_wait_ms)
         _patch_fetch_max_wait()

@@ -107,7 +107,7 @@ class WorkerSettings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _heartbeat_under_session(self) -> "WorkerSettings":
+    def _heartbeat_under_session(self) -> WorkerSettings:
         if self.broker_heartbeat_interval >= self.broker_session_timeout:
             raise ValueError(
                 f"STREAMAPP_BROKER_HEARTBEAT_INTERVAL ({self.broker_heartbeat_interval}) must be below "
@@ -116,13 +116,13 @@ class WorkerSettings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _basic_auth_complete(self) -> "WorkerSettings":
+    def _basic_auth_complete(self) -> WorkerSettings:
         if (self.api_username is None) != (self.api_password is None):
             raise ValueError("set both STREAMAPP_API_USERNAME and STREAMAPP_API_PASSWORD, or neither")
         return self
 
     @model_validator(mode="after")
-    def _sasl_complete(self) -> "WorkerSettings":
+    def _sasl_complete(self) -> WorkerSettings:
         if self.broker_security_protocol.startswith("SASL") and not (self.sasl_username and self.sasl_password):
             raise ValueError(
                 f"STREAMAPP_BROKER_SECURITY_PROTOCOL={self.broker_security_protocol} needs "
@@ -181,7 +181,9 @@ class WorkerSettings(BaseSettings):
         try:
             context = ssl.create_default_context(cafile=self.ssl_cafile)
         except (OSError, ssl.SSLError) as exc:
-            raise ValueError(f"STREAMAPP_SSL_CAFILE={self.ssl_cafile}: cannot read CA certificates ({_reason(exc)})") from None
+            raise ValueError(
+                f"STREAMAPP_SSL_CAFILE={self.ssl_cafile}: cannot read CA certificates ({_reason(exc)})"
+            ) from None
         context.check_hostname = self.ssl_check_hostname
         if self.ssl_certfile:
             password = self.ssl_key_password.get_secret_value() if self.ssl_key_password else None

@@ -67,10 +67,15 @@ class Worker:
         settings = self.settings
         connectors, errors = load_connectors(settings.connector_paths)
         if errors:
-            print(f"streamapp: {len(errors)} connector configuration error(s) in {settings.connectors}:", file=sys.stderr)
+            print(
+                f"streamapp: {len(errors)} connector configuration error(s) in {settings.connectors}:", file=sys.stderr
+            )
             for error in errors:
                 print(f"  {error}", file=sys.stderr)
-            print("Fix them (streamapp check-config PATH shows every problem) and start the worker again.", file=sys.stderr)
+            print(
+                "Fix them (streamapp check-config PATH shows every problem) and start the worker again.",
+                file=sys.stderr,
+            )
             raise SystemExit(2)
         for loaded in connectors:
             if loaded.implemented:
@@ -84,7 +89,9 @@ class Worker:
         async def _report_connectors() -> None:
             # Logged once the worker runs, so the lines go through Faust's log configuration.
             if not connectors:
-                logger.warning("no connector configs in %s (STREAMAPP_CONNECTORS): the worker is idle", settings.connectors)
+                logger.warning(
+                    "no connector configs in %s (STREAMAPP_CONNECTORS): the worker is idle", settings.connectors
+                )
             for loaded in connectors:
                 if loaded.implemented:
                     logger.info("connector %r (%s) running, from %s", loaded.name, loaded.type.name, loaded.source)

@@ -70,14 +70,14 @@ from pydantic import (
 
 from streamapp import kcql
 from streamapp.coap.dtls_x509 import X509Client, X509Settings
+from streamapp.config.model import SinkConnectorConfig
+from streamapp.config.types import ConnectList, KeyedError, Password, lower, upper
 from streamapp.tls.stores import (
     StoreError,
     read_keystore,
     read_pem_certificates,
     read_pem_private_key,
 )
-from streamapp.config.model import SinkConnectorConfig
-from streamapp.config.types import ConnectList, KeyedError, Password, lower, upper
 
 __all__ = ["RAW_PUBLIC_KEY_KEYS", "SINK_CLASS", "CoapSinkConfig"]
 
@@ -202,8 +202,10 @@ class CoapSinkConfig(SinkConnectorConfig):
                 )
         if self.is_secure and self.username:  # the Stream Reactor rule: a username selects a pre-shared key
             if not self.password.get_secret_value():
-                raise KeyedError("connect.coap.password", "a coaps:// URI with connect.coap.username needs "
-                                 "connect.coap.password (the PSK secret)")
+                raise KeyedError(
+                    "connect.coap.password",
+                    "a coaps:// URI with connect.coap.username needs connect.coap.password (the PSK secret)",
+                )
         elif self.is_secure:
             self._x509 = self._certificates()
         return self
@@ -222,54 +224,94 @@ class CoapSinkConfig(SinkConnectorConfig):
         identity = _NO_CLIENT_CERTIFICATE
         pem_identity = self.dtls_certificate_chain_file or self.dtls_private_key_file
         if self.keystore_path and pem_identity:
-            raise KeyedError("connect.coap.dtls.certificate.chain.file", "set either connect.coap.keystore.path or "
-                             "PEM files (connect.coap.dtls.certificate.chain.file/.private.key.file), not both")
+            raise KeyedError(
+                "connect.coap.dtls.certificate.chain.file",
+                "set either connect.coap.keystore.path or "
+                "PEM files (connect.coap.dtls.certificate.chain.file/.private.key.file), not both",
+            )
         if self.keystore_path:
-            store = _stores(read_keystore, self.keystore_path, self.keystore_pass.get_secret_value(),
-                            file="connect.coap.keystore.path", password="connect.coap.keystore.pass")
+            store = _stores(
+                read_keystore,
+                self.keystore_path,
+                self.keystore_pass.get_secret_value(),
+                file="connect.coap.keystore.path",
+                password="connect.coap.keystore.pass",
+            )
             key, chain = _stores(store.key_entry, self.cert_chain_key, alias="connect.coap.cert.chain.key")
             identity = f"keystore '{self.keystore_path}', alias '{self.cert_chain_key}'"
         elif pem_identity:
             if not (self.dtls_certificate_chain_file and self.dtls_private_key_file):
-                missing = ("connect.coap.dtls.private.key.file" if self.dtls_certificate_chain_file
-                           else "connect.coap.dtls.certificate.chain.file")
-                raise KeyedError(missing, "a PEM client certificate needs both "
-                                 "connect.coap.dtls.certificate.chain.file and connect.coap.dtls.private.key.file")
-            chain = _stores(read_pem_certificates, self.dtls_certificate_chain_file,
-                            file="connect.coap.dtls.certificate.chain.file")
-            key = _stores(read_pem_private_key, self.dtls_private_key_file,
-                          self.dtls_private_key_pass.get_secret_value() or None,
-                          file="connect.coap.dtls.private.key.file", password="connect.coap.dtls.private.key.pass")
+                missing = (
+                    "connect.coap.dtls.private.key.file"
+                    if self.dtls_certificate_chain_file
+                    else "connect.coap.dtls.certificate.chain.file"
+                )
+                raise KeyedError(
+                    missing,
+                    "a PEM client certificate needs both "
+                    "connect.coap.dtls.certificate.chain.file and connect.coap.dtls.private.key.file",
+                )
+            chain = _stores(
+                read_pem_certificates, self.dtls_certificate_chain_file, file="connect.coap.dtls.certificate.chain.file"
+            )
+            key = _stores(
+                read_pem_private_key,
+                self.dtls_private_key_file,
+                self.dtls_private_key_pass.get_secret_value() or None,
+                file="connect.coap.dtls.private.key.file",
+                password="connect.coap.dtls.private.key.pass",
+            )
             identity = f"'{self.dtls_certificate_chain_file}'"
         trust: list = []
         sources = []
         if self.truststore_path:
-            store = _stores(read_keystore, self.truststore_path, self.truststore_pass.get_secret_value(),
-                            file="connect.coap.truststore.path", password="connect.coap.truststore.pass")
-            trust.extend(_stores(store.trusted, list(self.certs), file="connect.coap.truststore.path",
-                                 alias="connect.coap.certs"))
+            store = _stores(
+                read_keystore,
+                self.truststore_path,
+                self.truststore_pass.get_secret_value(),
+                file="connect.coap.truststore.path",
+                password="connect.coap.truststore.pass",
+            )
+            trust.extend(
+                _stores(
+                    store.trusted, list(self.certs), file="connect.coap.truststore.path", alias="connect.coap.certs"
+                )
+            )
             aliases = f" (aliases {', '.join(self.certs)})" if self.certs else ""
             sources.append(f"truststore '{self.truststore_path}'{aliases}")
         elif self.certs:
-            raise KeyedError("connect.coap.certs", "connect.coap.certs names truststore aliases: set "
-                             "connect.coap.truststore.path too")
+            raise KeyedError(
+                "connect.coap.certs",
+                "connect.coap.certs names truststore aliases: set connect.coap.truststore.path too",
+            )
         if self.dtls_ca_file:
             bundle = _stores(read_pem_certificates, self.dtls_ca_file, file="connect.coap.dtls.ca.file")
             trust.extend(bundle)
             sources.append(f"'{self.dtls_ca_file}'")
         if not trust:
-            raise KeyedError("connect.coap.truststore.path", "a coaps:// URI with certificates needs trust anchors "
-                             "for the server: connect.coap.truststore.path or connect.coap.dtls.ca.file")
+            raise KeyedError(
+                "connect.coap.truststore.path",
+                "a coaps:// URI with certificates needs trust anchors "
+                "for the server: connect.coap.truststore.path or connect.coap.dtls.ca.file",
+            )
         settings = X509Settings(
-            tuple(chain), key, tuple(trust), ciphers=self.dtls_cipher_suites or None,
-            verify_hostname=self.dtls_verify_hostname, identity_source=identity, trust_source=" and ".join(sources),
+            tuple(chain),
+            key,
+            tuple(trust),
+            ciphers=self.dtls_cipher_suites or None,
+            verify_hostname=self.dtls_verify_hostname,
+            identity_source=identity,
+            trust_source=" and ".join(sources),
         )
         try:
             X509Client(settings)  # OpenSSL's own checks: the key matches the certificate, the cipher list
         except ValueError as exc:
-            raise KeyedError("connect.coap.dtls.cipher.suites" if "cipher" in str(exc) else
-                             ("connect.coap.keystore.path" if self.keystore_path
-                              else "connect.coap.dtls.private.key.file"), str(exc)) from None
+            raise KeyedError(
+                "connect.coap.dtls.cipher.suites"
+                if "cipher" in str(exc)
+                else ("connect.coap.keystore.path" if self.keystore_path else "connect.coap.dtls.private.key.file"),
+                str(exc),
+            ) from None
         return settings
 
     def _parsed(self) -> tuple[kcql.Statement, ...]:

@@ -122,5 +122,3 @@ def _describe(exc: BaseException) -> str:
     reason = ", ".join(str(a) for a in exc.args if a) or (str(exc.__cause__) if exc.__cause__ else type(exc).__name__)
     help_text = exc.extra_help() if isinstance(exc, coap_error.HelpfulError) else None
     return f"{reason} ({help_text})" if help_text else reason
-
-

@@ -153,25 +153,38 @@ class CoapSink(SinkConnector[CoapRequests]):
             for route in routes:
                 logger.info(
                     "connector %r: topic '%s' -> %s %s (%s, JSON)",
-                    self.name, topic, cfg.method, route.spec.uri, "CON" if cfg.confirmable else "NON",
+                    self.name,
+                    topic,
+                    cfg.method,
+                    route.spec.uri,
+                    "CON" if cfg.confirmable else "NON",
                 )
                 ignored = route.statement.ignored_clauses
                 if ignored:
                     logger.warning(
                         "connector %r: KCQL statement %d: the CoAP sink does not use %s; ignored",
-                        self.name, route.statement.index, ", ".join(c.text for c in ignored),
+                        self.name,
+                        route.statement.index,
+                        ", ".join(c.text for c in ignored),
                     )
         if self.secure and (cfg.host != "localhost" or cfg.port != 0):
             logger.warning(
                 "connector %r: connect.coap.host/connect.coap.port (local DTLS bind address) are ignored: "
-                "aiocoap binds each client endpoint to an ephemeral port", self.name,
+                "aiocoap binds each client endpoint to an ephemeral port",
+                self.name,
             )
         if not self.secure and cfg.username:
             logger.warning("connector %r: connect.coap.username is only used with coaps:// URIs; ignored", self.name)
-        certificate_keys = [k for k, v in (("connect.coap.keystore.path", cfg.keystore_path),
-                            ("connect.coap.truststore.path", cfg.truststore_path),
-                            ("connect.coap.dtls.certificate.chain.file", cfg.dtls_certificate_chain_file),
-                            ("connect.coap.dtls.ca.file", cfg.dtls_ca_file)) if v]
+        certificate_keys = [
+            k
+            for k, v in (
+                ("connect.coap.keystore.path", cfg.keystore_path),
+                ("connect.coap.truststore.path", cfg.truststore_path),
+                ("connect.coap.dtls.certificate.chain.file", cfg.dtls_certificate_chain_file),
+                ("connect.coap.dtls.ca.file", cfg.dtls_ca_file),
+            )
+            if v
+        ]
         if certificate_keys and self.x509 is None:
             why = "a pre-shared key is used (connect.coap.username is set)" if self.secure else "the URI is coap://"
             logger.warning("connector %r: %s ignored: %s", self.name, ", ".join(certificate_keys), why)
@@ -179,8 +192,9 @@ class CoapSink(SinkConnector[CoapRequests]):
             settings = self.x509.settings
             logger.info(
                 "connector %r: DTLS 1.2 with certificates; client certificate: %s; trust anchors: %s",
-                self.name, settings.client_subject and f"{settings.client_subject} ({settings.identity_source})"
-                or "none", settings.trust_source,
+                self.name,
+                settings.client_subject and f"{settings.client_subject} ({settings.identity_source})" or "none",
+                settings.trust_source,
             )
 
     # --- SinkConnector ------------------------------------------------------------------------------

@@ -117,7 +117,10 @@ class AvroConverterOptions(ConverterOptions):
                 "basic.auth.credentials.source",
                 "SASL_INHERIT is not supported; use USER_INFO with basic.auth.user.info=<user>:<password>",
             )
-        if self.basic_auth_credentials_source == "USER_INFO" and ":" not in self.basic_auth_user_info.get_secret_value():
+        if (
+            self.basic_auth_credentials_source == "USER_INFO"
+            and ":" not in self.basic_auth_user_info.get_secret_value()
+        ):
             raise KeyedError("basic.auth.user.info", "USER_INFO needs basic.auth.user.info as <user>:<password>")
         for which, location, kind in (
             ("truststore", self.ssl_truststore_location, self.ssl_truststore_type),

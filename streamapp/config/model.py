@@ -72,7 +72,7 @@ class ConnectorConfig(BaseModel):
     errors_log_include_messages: bool = Field(False, alias="errors.log.include.messages")
 
     @model_validator(mode="after")
-    def _no_transforms(self) -> "ConnectorConfig":
+    def _no_transforms(self) -> ConnectorConfig:
         if self.transforms:
             raise KeyedError(
                 "transforms",
@@ -124,7 +124,7 @@ class SinkConnectorConfig(ConnectorConfig):
     )
 
     @model_validator(mode="after")
-    def _topics_xor_regex(self) -> "SinkConnectorConfig":
+    def _topics_xor_regex(self) -> SinkConnectorConfig:
         if self.topics and self.topics_regex:
             raise KeyedError("topics", "set either 'topics' or 'topics.regex', not both")
         if not self.topics and not self.topics_regex:

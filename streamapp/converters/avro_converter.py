@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamapp.config.converter_options import AVRO_CONVERTER, AvroConverterOptions
-from streamapp.errors import ConfigError
 from streamapp.data import DataError, Schema, SchemaAndValue, Struct
+from streamapp.errors import ConfigError
 
 from .avro_data import AvroData, Reader, Writer, read_data
 from .avro_schema import AvroDataOptions

@@ -115,7 +115,9 @@ class AvroData:
         value = read_data(buffer, reader.parsed, reader.named, None, READ_OPTIONS)
         if value is not None and reader.adapt is not None:
             value = reader.adapt(value)
-        return _PAIR(SchemaAndValue, (reader.schema if value is not None else None, value))  # the NamedTuple without its Python-level __new__
+        return _PAIR(
+            SchemaAndValue, (reader.schema if value is not None else None, value)
+        )  # the NamedTuple without its Python-level __new__
 
     def to_connect(self, avro: Any, payload: bytes, version: int | None = None) -> SchemaAndValue:
         """Decode Avro binary written with ``avro`` (no Confluent header); all bytes must be used."""

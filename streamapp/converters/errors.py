@@ -6,8 +6,8 @@ crash; its message says what was wrong and quotes at most a short excerpt of the
 
 from __future__ import annotations
 
-from streamapp.errors import StreamAppError
 from streamapp.data import DataError
+from streamapp.errors import StreamAppError
 
 __all__ = ["ConversionError", "ConverterUnavailableError", "excerpt"]
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Awaitable, Callable, Generic, Hashable, TypeVar
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
 
 __all__ = ["OrderedDispatcher", "PartitionWatermark"]
 
@@ -73,7 +74,7 @@ class OrderedDispatcher(Generic[T]):
             return True
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
         return True
 

@@ -27,7 +27,7 @@ class ConnectorType:
     name: str  # short alias, e.g. "diffusion-sink"
     class_name: str  # the Connect class name users have in their configs
     kind: Literal["sink", "source"]
-    config_model: type["ConnectorConfig"]
+    config_model: type[ConnectorConfig]
     description: str = ""
     # "module:Class" of the implementation, imported on first use (check-config needs no SDK);
     # None while the connector is not built yet.

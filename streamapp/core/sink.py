@@ -296,7 +296,9 @@ class SinkConnector(Generic[P]):
                             await handle(event)
                         except Exception as exc:  # noqa: BLE001 -- a bug must stop the connector, not the agent
                             msg = event.message
-                            failure = RecordFailure(msg.topic, msg.partition, msg.offset, "TASK_PUT", exc, self.task_class)
+                            failure = RecordFailure(
+                                msg.topic, msg.partition, msg.offset, "TASK_PUT", exc, self.task_class
+                            )
                             self._stop_on(failure, "an unexpected error")
                     # else: dropped unacked (a stopped connector, or the flow stopped); it is
                     # consumed again from the committed offset after the restart or rebalance.

@@ -53,7 +53,7 @@ class WorkerProcess:
         self.proc: asyncio.subprocess.Process | None = None
         self._log = None
 
-    async def start(self) -> "WorkerProcess":
+    async def start(self) -> WorkerProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")
         self.proc = await asyncio.create_subprocess_exec(
@@ -111,11 +111,13 @@ class WorkerProcess:
             self.proc.send_signal(sig)
             try:
                 await asyncio.wait_for(self.proc.wait(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
                 self._close_log()
-                raise TimeoutError(f"worker did not exit within {timeout}s of signal {sig}:\n{self.output[-4000:]}")
+                raise TimeoutError(
+                    f"worker did not exit within {timeout}s of signal {sig}:\n{self.output[-4000:]}"
+                ) from None
         self._close_log()
         return self.proc.returncode
 

@@ -20,9 +20,9 @@ from diffusion.session.exceptions import NoSuchTopicError
 
 from streamapp.core.contract import SessionStatus
 from streamapp.core.sink import Delivery, SinkConnector
+from streamapp.data import Record, RecordError
 from streamapp.diffusion.connection import DiffusionConnection, is_open
 from streamapp.diffusion.errors import DiffusionUnavailable, classify
-from streamapp.data import Record, RecordError
 
 from . import values as diffusion_values
 from .destinations import DestinationPattern

@@ -35,12 +35,12 @@ from streamapp import faust_workarounds
 from streamapp.core.contract import ConnectorStatus, Counters, SessionStatus
 from streamapp.core.retry import Backoff, retry_transient
 from streamapp.core.write_behind import WriteBehind
+from streamapp.data import STRING_SCHEMA
 from streamapp.diffusion.connection import DiffusionConnection
 from streamapp.diffusion.subscriber import ConflatingQueue, DiffusionSubscriber, Update
-from streamapp.data import STRING_SCHEMA
 
-from .topic_names import KafkaTopicPattern, TopicNameError
 from .schema_inference import infer
+from .topic_names import KafkaTopicPattern, TopicNameError
 
 __all__ = ["FINGERPRINT_TABLE", "DiffusionSource"]
 
@@ -51,6 +51,7 @@ HEADER_PATH = "diffusion.path"
 HEADER_TYPE = "diffusion.topic.type"
 HEADER_SEQUENCE = "diffusion.sequence"
 _TOMBSTONE_FP = "tombstone"
+
 
 @dataclass
 class SourceStats:
@@ -98,9 +99,7 @@ class DiffusionSource:
         self.state = "STANDBY"
         self.paused = False  # set_paused (REST API pause/resume)
         self.failure: str | None = None
-        self._last: dict[
-            str, tuple[int, str]
-        ] = {}  # path -> (sequence, fingerprint) produced
+        self._last: dict[str, tuple[int, str]] = {}  # path -> (sequence, fingerprint) produced
         self._fingerprints: WriteBehind[str] = WriteBehind(
             lambda path, value: self.table.__setitem__(self._key(path), value),
             self.fingerprint_flush_interval,
@@ -150,9 +149,7 @@ class DiffusionSource:
                 if batch:
                     await self.channel.send(value=batch)
                     continue
-                await self.queue.wait(
-                    self.poll_interval
-                )  # the back-off, only when nothing is queued
+                await self.queue.wait(self.poll_interval)  # the back-off, only when nothing is queued
         finally:
             self._running = False
             await self._stop_subscription()
@@ -177,9 +174,7 @@ class DiffusionSource:
             try:
                 await asyncio.shield(subscriber.stop())
             except Exception as exc:  # noqa: BLE001 -- closing is best effort
-                logger.debug(
-                    "connector %r: closing the Diffusion session: %s", self.name, exc
-                )
+                logger.debug("connector %r: closing the Diffusion session: %s", self.name, exc)
         self.queue.clear()
         self._fingerprints.flush()  # the next leader reads the fingerprints: hand them over now, not in 0.25 s
         self.state = "STANDBY"
@@ -259,9 +254,7 @@ class DiffusionSource:
             self.stats.invalid_topic += 1
             if path not in self._bad_paths and len(self._bad_paths) < 10000:
                 self._bad_paths.add(path)
-                logger.error(
-                    "connector %r: %s; its updates are skipped", self.name, exc
-                )
+                logger.error("connector %r: %s; its updates are skipped", self.name, exc)
             return None
         try:
             # Converters with a registry (Avro) register the schema first; an unreachable
@@ -275,11 +268,7 @@ class DiffusionSource:
                 schema, connect_value = infer(update.value)
                 await self._ready(self.value_converter, topic, schema)
                 value = self.value_converter.from_connect(topic, schema, connect_value)
-                fp = (
-                    hashlib.blake2b(value, digest_size=16).hexdigest()
-                    if value is not None
-                    else "null"
-                )
+                fp = hashlib.blake2b(value, digest_size=16).hexdigest() if value is not None else "null"
         except Exception as exc:  # noqa: BLE001
             self.counters.records_in += 1
             self.counters.skipped += 1
@@ -344,9 +333,7 @@ class DiffusionSource:
                 replicas=self.replicas,
                 internal=False,
             ).declare()
-        except (
-            Exception
-        ) as exc:  # exists already, or the broker auto-creates: producing tells
+        except Exception as exc:  # exists already, or the broker auto-creates: producing tells
             logger.debug("connector %r: declaring topic %s: %s", self.name, topic, exc)
         self._declared.add(topic)
 

@@ -39,9 +39,7 @@ def check(name: str, path: str = "") -> str:
     if not name:
         raise TopicNameError(f"the Kafka topic name{where} is empty")
     if name in (".", ".."):
-        raise TopicNameError(
-            f"the Kafka topic name{where} would be '{name}', which Kafka does not allow"
-        )
+        raise TopicNameError(f"the Kafka topic name{where} would be '{name}', which Kafka does not allow")
     if len(name) > MAX_TOPIC_LENGTH:
         raise TopicNameError(
             f"the Kafka topic name{where} would be {len(name)} characters long; Kafka allows at most "

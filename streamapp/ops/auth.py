@@ -45,7 +45,9 @@ def auth_middleware(token: str | None, username: str | None, password: str | Non
             # Both compared, always: the time taken says nothing about which one was wrong.
             if _same(user, username) & _same(secret, password):  # type: ignore[arg-type]
                 return await handler(request)
-        challenge = ", ".join(s for s, on in (('Bearer realm="streamapp"', token), ('Basic realm="streamapp"', basic)) if on)
+        challenge = ", ".join(
+            s for s, on in (('Bearer realm="streamapp"', token), ('Basic realm="streamapp"', basic)) if on
+        )
         return web.json_response(
             {"error_code": 401, "message": "authentication required: a valid bearer token or basic credentials"},
             status=401,

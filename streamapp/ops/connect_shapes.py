@@ -83,8 +83,7 @@ def connector_info(view: ConnectorView, workers: list[dict[str, Any]], paused: b
 def connector_tasks(view: ConnectorView, workers: list[dict[str, Any]], paused: bool) -> list[dict[str, Any]]:
     config = {**view.config, "name": view.name, "task.class": view.class_name}
     return [
-        {"id": {"connector": view.name, "task": t["id"]}, "config": dict(config)}
-        for t in _tasks(view, workers, paused)
+        {"id": {"connector": view.name, "task": t["id"]}, "config": dict(config)} for t in _tasks(view, workers, paused)
     ]
 
 

@@ -34,7 +34,9 @@ class FaustMonitorCollector:
         m, p = self.monitor, self.prefix
         yield CounterMetricFamily(f"{p}_messages_received", "Messages received.", value=m.messages_received_total)
         yield GaugeMetricFamily(f"{p}_active_messages", "Messages being processed.", value=m.messages_active)
-        per_topic = CounterMetricFamily(f"{p}_messages_received_per_topic", "Messages received by topic.", labels=["topic"])
+        per_topic = CounterMetricFamily(
+            f"{p}_messages_received_per_topic", "Messages received by topic.", labels=["topic"]
+        )
         for topic, count in (m.messages_received_by_topic or {}).items():
             per_topic.add_metric([str(topic)], count)
         yield per_topic
@@ -47,10 +49,14 @@ class FaustMonitorCollector:
         yield sent
         yield CounterMetricFamily(f"{p}_total_rebalances", "Rebalances seen by this worker.", value=m.rebalances)
         yield GaugeMetricFamily(
-            f"{p}_consumer_commit_latency_ms", "Average of the latest commit latencies (ms).", value=_average(m.commit_latency)
+            f"{p}_consumer_commit_latency_ms",
+            "Average of the latest commit latencies (ms).",
+            value=_average(m.commit_latency),
         )
         yield GaugeMetricFamily(
-            f"{p}_producer_send_latency_ms", "Average of the latest send latencies (ms).", value=_average(m.send_latency)
+            f"{p}_producer_send_latency_ms",
+            "Average of the latest send latencies (ms).",
+            value=_average(m.send_latency),
         )
         for name, offsets, text in (
             ("topic_partition_end_offset", m.tp_end_offsets, "End offset per assigned partition."),

@@ -30,7 +30,7 @@ __all__ = ["HealthSensor", "liveness", "readiness"]
 class HealthSensor(Sensor):
     """Faust calls these hooks around every rebalance."""
 
-    def __init__(self, cluster: "ClusterStatus", **kwargs: Any) -> None:
+    def __init__(self, cluster: ClusterStatus, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.cluster = cluster
         self.rebalance_started: float | None = None
@@ -57,7 +57,7 @@ def _result(checks: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
     return (200 if up else 503), {"status": "UP" if up else "DOWN", "checks": checks}
 
 
-def _consumer_check(app: "faust.App", sensor: HealthSensor, stuck_after: float | None) -> dict[str, Any]:
+def _consumer_check(app: faust.App, sensor: HealthSensor, stuck_after: float | None) -> dict[str, Any]:
     started = sensor.rebalance_started
     if started is not None:
         waited = time.monotonic() - started
@@ -73,11 +73,11 @@ def _consumer_check(app: "faust.App", sensor: HealthSensor, stuck_after: float |
     return _check("kafka-consumer", True, f"{assigned} partition(s) assigned, {sensor.rebalances} rebalance(s)")
 
 
-def liveness(app: "faust.App", sensor: HealthSensor, stuck_after: float) -> tuple[int, dict[str, Any]]:
+def liveness(app: faust.App, sensor: HealthSensor, stuck_after: float) -> tuple[int, dict[str, Any]]:
     return _result([_consumer_check(app, sensor, stuck_after)])
 
 
-def readiness(app: "faust.App", sensor: HealthSensor, cluster: "ClusterStatus") -> tuple[int, dict[str, Any]]:
+def readiness(app: faust.App, sensor: HealthSensor, cluster: ClusterStatus) -> tuple[int, dict[str, Any]]:
     checks = [_consumer_check(app, sensor, None)]
     for name, snap in cluster.local_snapshot().items():
         if snap["state"] == "FAILED":

@@ -67,13 +67,25 @@ def render(registry: CollectorRegistry) -> bytes:
 # (metric suffix, help, snapshot counter key)
 _COUNTERS = (
     ("records_in", "Records the connector received (from Kafka for sinks, from Diffusion for sources).", "records_in"),
-    ("records_delivered", "Records confirmed delivered (by Diffusion/CoAP for sinks, by Kafka for sources).", "delivered"),
+    (
+        "records_delivered",
+        "Records confirmed delivered (by Diffusion/CoAP for sinks, by Kafka for sources).",
+        "delivered",
+    ),
     ("records_failed", "Records that stopped the connector (an error its policy does not tolerate).", "failed"),
     ("records_dead_lettered", "Records that failed and were sent to the dead-letter topic.", "dead_lettered"),
     ("records_skipped", "Records that failed and were skipped (tolerated, no dead-letter topic).", "skipped"),
-    ("records_conflated", "Records replaced by a newer one for the same destination before they were sent.", "conflated"),
+    (
+        "records_conflated",
+        "Records replaced by a newer one for the same destination before they were sent.",
+        "conflated",
+    ),
     ("records_retried", "Delivery attempts repeated (transient errors, retry policies).", "retried"),
-    ("records_already_delivered", "Records read again below the delivered offset, and not sent again.", "already_delivered"),
+    (
+        "records_already_delivered",
+        "Records read again below the delivered offset, and not sent again.",
+        "already_delivered",
+    ),
 )
 
 
@@ -92,13 +104,17 @@ class _ConnectorCollector:
                 family.add_metric([name], snap["counters"].get(key, 0))
             yield family
         in_flight = GaugeMetricFamily(
-            "streamapp_connector_records_in_flight", "Records taken in whose fate is not decided yet.", labels=["connector"]
+            "streamapp_connector_records_in_flight",
+            "Records taken in whose fate is not decided yet.",
+            labels=["connector"],
         )
         for name, snap in connectors.items():
             in_flight.add_metric([name], snap["counters"].get("in_flight", 0))
         yield in_flight
         state = GaugeMetricFamily(
-            "streamapp_connector_state", "1 for the connector's current state on this worker.", labels=["connector", "state"]
+            "streamapp_connector_state",
+            "1 for the connector's current state on this worker.",
+            labels=["connector", "state"],
         )
         session = GaugeMetricFamily(
             "streamapp_diffusion_session_state",

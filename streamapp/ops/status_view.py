@@ -65,7 +65,7 @@ def fetch_status(
 
 def _table(rows: list[list[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
 
 
 def _rate(value: Any) -> str:
@@ -134,7 +134,9 @@ def render_status(doc: dict[str, Any]) -> str:
         )
         for task in tasks:
             if task.get("trace"):
-                details.append(f"  {name} task {task['id']} FAILED on {task['worker_id']}: {task['trace'].splitlines()[0]}")
+                details.append(
+                    f"  {name} task {task['id']} FAILED on {task['worker_id']}: {task['trace'].splitlines()[0]}"
+                )
     lines.extend(_table(rows))
     if details:
         lines += ["", "Partitions and failures:", *details]

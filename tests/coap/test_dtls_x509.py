@@ -184,7 +184,9 @@ async def test_a_silent_peer_gets_retransmitted_hellos_then_a_timeout(pki):
             with pytest.raises(DtlsHandshakeTimeout) as failure:
                 await request(context, f"coaps://127.0.0.1:{port}/res", Code.PUT, b"{}")
             assert 2.4 < time.monotonic() - started < 3.5
-        assert f"DTLS handshake with 127.0.0.1:{port} did not finish within 2.5 s (no answer at all)" in str(failure.value)
+        assert f"DTLS handshake with 127.0.0.1:{port} did not finish within 2.5 s (no answer at all)" in str(
+            failure.value
+        )
         # OpenSSL's DTLS timer: the ClientHello at 0 s, again after 1 s (then 2 s later, past the deadline);
         # the copy differs from the first only in its record sequence number (header bytes 3-10).
         assert len(received) == 2
@@ -232,7 +234,8 @@ async def lossy_relay(server: LibcoapServer, drop: int) -> AsyncIterator[tuple[i
     """A relay on a free loopback port to the server's DTLS port: (its port, the relay)."""
     loop = asyncio.get_running_loop()
     transport, relay = await loop.create_datagram_endpoint(
-        lambda: _LossyRelay(("127.0.0.1", server.port + 1), drop), local_addr=("127.0.0.1", 0))
+        lambda: _LossyRelay(("127.0.0.1", server.port + 1), drop), local_addr=("127.0.0.1", 0)
+    )
     try:
         await relay.open()
         yield transport.get_extra_info("sockname")[1], relay

@@ -24,7 +24,8 @@ def test_key_entry_and_trusted_certificates(pki, jks_stores):
     key, chain = keys["client"]
     assert chain == (pki.client, pki.ca)
     assert _public(key) == pki.client.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     keys, certificates = read_jks(Path(truststore).read_bytes(), STORE_PASSWORD, truststore)
     assert keys == {} and certificates["root"] == pki.ca and set(certificates) == {"root", "other"}
 
@@ -33,11 +34,33 @@ def test_a_key_password_other_than_the_store_password_is_named(pki, tmp_path, jk
     keytool = shutil.which("keytool")
     assert keytool is not None  # jks_stores skipped otherwise
     path = tmp_path / "two-passwords.jks"
-    subprocess.run([keytool, "-importkeystore", "-noprompt", "-srckeystore", pki.path("keystore.p12"),
-                    "-srcstoretype", "pkcs12", "-srcstorepass", STORE_PASSWORD, "-destkeystore", str(path),
-                    "-deststoretype", "jks", "-deststorepass", STORE_PASSWORD, "-destkeypass", "another-pass"],
-                   check=True, capture_output=True, timeout=120)
-    with pytest.raises(JksError, match=f"the keystore password does not open key entry 'client' of '{path}'") as failure:
+    subprocess.run(
+        [
+            keytool,
+            "-importkeystore",
+            "-noprompt",
+            "-srckeystore",
+            pki.path("keystore.p12"),
+            "-srcstoretype",
+            "pkcs12",
+            "-srcstorepass",
+            STORE_PASSWORD,
+            "-destkeystore",
+            str(path),
+            "-deststoretype",
+            "jks",
+            "-deststorepass",
+            STORE_PASSWORD,
+            "-destkeypass",
+            "another-pass",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    with pytest.raises(
+        JksError, match=f"the keystore password does not open key entry 'client' of '{path}'"
+    ) as failure:
         read_jks(path.read_bytes(), STORE_PASSWORD, str(path))
     assert failure.value.part == "password"
 

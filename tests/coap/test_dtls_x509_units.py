@@ -48,10 +48,13 @@ def test_records_are_packed_whole_and_in_order(sizes, mtu, expected):
     assert b"".join(datagrams) == data
 
 
-@pytest.mark.parametrize(("data", "problem"), [
-    (record(10)[:-1], "a DTLS record of 23 bytes is cut off after 22"),
-    (record(10) + b"\x16\xfe", "2 bytes after the last DTLS record are not a record header"),
-])
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (record(10)[:-1], "a DTLS record of 23 bytes is cut off after 22"),
+        (record(10) + b"\x16\xfe", "2 bytes after the last DTLS record are not a record header"),
+    ],
+)
 def test_bytes_that_are_not_whole_records_are_refused(data, problem):
     with pytest.raises(ValueError, match=problem):
         pack_records(data, 1000)
@@ -104,8 +107,13 @@ def test_openssl_refuses_a_key_of_another_certificate_and_unknown_ciphers(pki):
     [
         (["SSLv3/TLS write client hello"], 40, True, "NoCommonCipherSuite", "in answer to the ClientHello"),
         (["SSLv3/TLS write client hello"], 70, True, "NoCommonCipherSuite", "protocol_version (70)"),
-        (["SSLv3/TLS read server hello", "SSLv3/TLS read server certificate request"], 40, False,
-         "ClientCertificateRejected", "requires a client certificate and none is configured"),
+        (
+            ["SSLv3/TLS read server hello", "SSLv3/TLS read server certificate request"],
+            40,
+            False,
+            "ClientCertificateRejected",
+            "requires a client certificate and none is configured",
+        ),
         (["SSLv3/TLS read server hello"], 48, True, "ClientCertificateRejected", "rejected the client certificate"),
         (["SSLv3/TLS read server hello"], 116, False, "ClientCertificateRejected", "certificate_required (116)"),
         (["SSLv3/TLS read server hello"], 80, True, "DtlsHandshakeError", "the server sent alert internal_error (80)"),

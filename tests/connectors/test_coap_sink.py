@@ -43,8 +43,15 @@ NESTED_SCHEMA = {
     "fields": [
         {"field": "id", "type": "int32"},
         {"field": "name", "type": "string"},
-        {"field": "reading", "type": "struct", "fields": [
-            {"field": "t", "type": "double"}, {"field": "unit", "type": "string"}, {"field": "raw", "type": "string"}]},
+        {
+            "field": "reading",
+            "type": "struct",
+            "fields": [
+                {"field": "t", "type": "double"},
+                {"field": "unit", "type": "string"},
+                {"field": "raw", "type": "string"},
+            ],
+        },
         {"field": "secret", "type": "string"},
     ],
 }
@@ -99,46 +106,121 @@ async def stack(kafka_bootstrap, libcoap_notls_server, tmp_path_factory):
         assert "connect.coap.uri = " + server.uri in seed
         (configs / "coap-sink.properties").write_text(seed)
 
-        t = {name: f"coap_{name}_{suffix}" for name in (
-            "struct", "schemaless", "string", "fanout_a", "fanout_b", "noop", "dlq", "libcoap", "dtls", "post")}
+        t = {
+            name: f"coap_{name}_{suffix}"
+            for name in (
+                "struct",
+                "schemaless",
+                "string",
+                "fanout_a",
+                "fanout_b",
+                "noop",
+                "dlq",
+                "libcoap",
+                "dtls",
+                "post",
+            )
+        }
         for topic in t.values():
             await create_topic(kafka_bootstrap, topic, 2 if topic == t["fanout_a"] else 1)
         await create_topic(kafka_bootstrap, "coap_topic", 1)
         uri = server.uri
-        write_connector(configs, "struct", coap_sink_config(
-            uri, t["struct"], kcql_for(t["struct"], "struct")))
-        write_connector(configs, "schemaless", coap_sink_config(
-            uri, t["schemaless"], kcql_for(t["schemaless"], "schemaless"),
-            **{"value.converter.schemas.enable": "false"}))
-        write_connector(configs, "string", coap_sink_config(
-            uri, t["string"], kcql_for(t["string"], "string"),
-            **{"value.converter": "org.apache.kafka.connect.storage.StringConverter"}))
-        write_connector(configs, "fanout", coap_sink_config(
-            uri, f"{t['fanout_a']},{t['fanout_b']}",
-            f"INSERT INTO fan/one SELECT * FROM {t['fanout_a']}; "
-            f"insert into `fan/two words` select id from {t['fanout_a']} WITHFORMAT JSON PK id; "
-            f"INSERT INTO fan/b SELECT * FROM {t['fanout_b']}",
-            **{"value.converter.schemas.enable": "false", "connect.coap.ordering": "partition"}))
-        write_connector(configs, "noop", coap_sink_config(
-            uri, t["noop"], f"INSERT INTO noop/ok SELECT * FROM {t['noop']}; INSERT INTO noop/refused SELECT id FROM {t['noop']}",
-            **{"value.converter": "org.apache.kafka.connect.storage.StringConverter",
-               "connect.coap.error.policy": "noop", "connect.progress.enabled": "true",
-               "connect.progress.interval.ms": "500"}))
-        write_connector(configs, "dlq", coap_sink_config(
-            uri, t["dlq"], f"INSERT INTO dlq/in SELECT a FROM {t['dlq']}",
-            **{"value.converter": "org.apache.kafka.connect.storage.StringConverter",
-               "connect.coap.error.policy": "NOOP",
-               "errors.deadletterqueue.topic.name": f"{t['dlq']}_dead"}))
-        write_connector(configs, "libcoap", coap_sink_config(
-            libcoap_notls_server.uri, t["libcoap"], f"INSERT INTO lib/seed SELECT * FROM {t['libcoap']}; "
-            f"INSERT INTO lib/names SELECT firstName AS first, lastName FROM {t['libcoap']}"))
-        write_connector(configs, "dtls", coap_sink_config(
-            dtls_uri, t["dtls"], f"INSERT INTO secure/seed SELECT * FROM {t['dtls']}",
-            **{"connect.coap.username": PSK_IDENTITY, "connect.coap.password": PSK}))
-        write_connector(configs, "post", coap_sink_config(
-            uri, t["post"], f"INSERT INTO post/nc SELECT * FROM {t['post']}",
-            **{"connect.coap.method": "post", "connect.coap.confirmable": "false",
-               "value.converter.schemas.enable": "false"}))
+        write_connector(configs, "struct", coap_sink_config(uri, t["struct"], kcql_for(t["struct"], "struct")))
+        write_connector(
+            configs,
+            "schemaless",
+            coap_sink_config(
+                uri,
+                t["schemaless"],
+                kcql_for(t["schemaless"], "schemaless"),
+                **{"value.converter.schemas.enable": "false"},
+            ),
+        )
+        write_connector(
+            configs,
+            "string",
+            coap_sink_config(
+                uri,
+                t["string"],
+                kcql_for(t["string"], "string"),
+                **{"value.converter": "org.apache.kafka.connect.storage.StringConverter"},
+            ),
+        )
+        write_connector(
+            configs,
+            "fanout",
+            coap_sink_config(
+                uri,
+                f"{t['fanout_a']},{t['fanout_b']}",
+                f"INSERT INTO fan/one SELECT * FROM {t['fanout_a']}; "
+                f"insert into `fan/two words` select id from {t['fanout_a']} WITHFORMAT JSON PK id; "
+                f"INSERT INTO fan/b SELECT * FROM {t['fanout_b']}",
+                **{"value.converter.schemas.enable": "false", "connect.coap.ordering": "partition"},
+            ),
+        )
+        write_connector(
+            configs,
+            "noop",
+            coap_sink_config(
+                uri,
+                t["noop"],
+                f"INSERT INTO noop/ok SELECT * FROM {t['noop']}; INSERT INTO noop/refused SELECT id FROM {t['noop']}",
+                **{
+                    "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+                    "connect.coap.error.policy": "noop",
+                    "connect.progress.enabled": "true",
+                    "connect.progress.interval.ms": "500",
+                },
+            ),
+        )
+        write_connector(
+            configs,
+            "dlq",
+            coap_sink_config(
+                uri,
+                t["dlq"],
+                f"INSERT INTO dlq/in SELECT a FROM {t['dlq']}",
+                **{
+                    "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+                    "connect.coap.error.policy": "NOOP",
+                    "errors.deadletterqueue.topic.name": f"{t['dlq']}_dead",
+                },
+            ),
+        )
+        write_connector(
+            configs,
+            "libcoap",
+            coap_sink_config(
+                libcoap_notls_server.uri,
+                t["libcoap"],
+                f"INSERT INTO lib/seed SELECT * FROM {t['libcoap']}; "
+                f"INSERT INTO lib/names SELECT firstName AS first, lastName FROM {t['libcoap']}",
+            ),
+        )
+        write_connector(
+            configs,
+            "dtls",
+            coap_sink_config(
+                dtls_uri,
+                t["dtls"],
+                f"INSERT INTO secure/seed SELECT * FROM {t['dtls']}",
+                **{"connect.coap.username": PSK_IDENTITY, "connect.coap.password": PSK},
+            ),
+        )
+        write_connector(
+            configs,
+            "post",
+            coap_sink_config(
+                uri,
+                t["post"],
+                f"INSERT INTO post/nc SELECT * FROM {t['post']}",
+                **{
+                    "connect.coap.method": "post",
+                    "connect.coap.confirmable": "false",
+                    "value.converter.schemas.enable": "false",
+                },
+            ),
+        )
 
         # the failing resources for the NOOP connector
         server.fail_with("4.04", "/noop/refused")
@@ -149,11 +231,20 @@ async def stack(kafka_bootstrap, libcoap_notls_server, tmp_path_factory):
         client = await Context.create_client_context(transports=["udp6"])
         dtls_client = await Context.create_client_context(transports=["tinydtls"])
         dtls_client.client_credentials.load_from_dict(
-            {f"{dtls_uri}/*": {"dtls": {"psk": PSK.encode(), "client-identity": PSK_IDENTITY.encode()}}})
+            {f"{dtls_uri}/*": {"dtls": {"psk": PSK.encode(), "client-identity": PSK_IDENTITY.encode()}}}
+        )
         try:
             await worker.wait_ready()
-            yield {"bootstrap": kafka_bootstrap, "server": server, "topics": t, "worker": worker,
-                   "libcoap": libcoap_notls_server, "client": client, "dtls_client": dtls_client, "dtls_uri": dtls_uri}
+            yield {
+                "bootstrap": kafka_bootstrap,
+                "server": server,
+                "topics": t,
+                "worker": worker,
+                "libcoap": libcoap_notls_server,
+                "client": client,
+                "dtls_client": dtls_client,
+                "dtls_uri": dtls_uri,
+            }
         finally:
             code = await worker.stop()
             await client.shutdown()
@@ -171,7 +262,9 @@ async def test_seed_quickstart_puts_the_seed_record_as_json(stack):
     assert json.loads(payloads[-1]) == {**SEED_RECORD, "salary": 4830.0}
     request = [r for r in stack["server"].history if r.path == "/unsecure"][-1]
     assert (request.method, request.content_format) == ("PUT", 50)
-    await stack["worker"].wait_for(r"connector 'coap-sink': topic 'coap_topic' -> PUT coap://127\.0\.0\.1:\d+/unsecure \(CON, JSON\)")
+    await stack["worker"].wait_for(
+        r"connector 'coap-sink': topic 'coap_topic' -> PUT coap://127\.0\.0\.1:\d+/unsecure \(CON, JSON\)"
+    )
 
 
 @pytest.mark.parametrize("kind", ["struct", "schemaless", "string"])
@@ -201,18 +294,23 @@ async def test_one_topic_feeds_several_resources_and_order_per_resource_holds(st
 
 async def test_noop_skips_bad_records_and_refused_requests_and_reports_progress(stack):
     server, topic, worker = stack["server"], stack["topics"]["noop"], stack["worker"]
-    await produce(stack["bootstrap"], topic, [
-        (None, b'{"id": 1}'),
-        (None, b"not json"),  # a string that is not JSON: skipped at mapping
-        (b"tombstone", None),  # a null value: skipped at mapping
-        (None, b'{"id": 2}'),
-    ])
+    await produce(
+        stack["bootstrap"],
+        topic,
+        [
+            (None, b'{"id": 1}'),
+            (None, b"not json"),  # a string that is not JSON: skipped at mapping
+            (b"tombstone", None),  # a null value: skipped at mapping
+            (None, b'{"id": 2}'),
+        ],
+    )
     ok = await server.wait_for("/noop/ok", 2, timeout=TIMEOUT)
     assert [json.loads(p) for p in ok] == [{"id": 1}, {"id": 2}]
     refused = [r for r in server.history if r.path == "/noop/refused"]
     assert {r.injected.dotted for r in refused} == {"4.04"}
     await worker.wait_for(
-        rf"connector 'noop' progress, topic '{topic}': 4 processed, 0 delivered, 0 retried, 4 skipped", timeout=TIMEOUT)
+        rf"connector 'noop' progress, topic '{topic}': 4 processed, 0 delivered, 0 retried, 4 skipped", timeout=TIMEOUT
+    )
     await worker.wait_for(r"answered 4\.04 Not Found \(no payload\); skipped \(connect\.coap\.error\.policy=NOOP\)")
     assert "is not JSON" in worker.output and "the value is null" in worker.output
 
@@ -262,4 +360,3 @@ async def _poll(client: Context, uri: str, timeout: float = TIMEOUT) -> bytes:
         if loop.time() > deadline:
             raise AssertionError(f"{uri}: {response.code} {response.payload!r} after {timeout} s")
         await asyncio.sleep(0.1)
-

@@ -135,7 +135,9 @@ async def test_nobody_listening_is_a_network_error_at_once():
     pool = EndpointPool(1, ["simple6"])
     try:
         started = time.perf_counter()
-        with pytest.raises(CoapNetworkError, match=r"PUT coap://127\.0\.0\.1:\d+/x failed: \[Errno 111\] Connection refused"):
+        with pytest.raises(
+            CoapNetworkError, match=r"PUT coap://127\.0\.0\.1:\d+/x failed: \[Errno 111\] Connection refused"
+        ):
             await send(pool, RequestSpec(f"coap://127.0.0.1:{port}/x", timeout=5), b"{}")
         assert time.perf_counter() - started < 1
     finally:
@@ -176,8 +178,11 @@ async def test_dtls_psk_right_and_wrong_key():
         try:
             assert await send(right, RequestSpec(f"{uri}/d", timeout=5, secure=True), b'{"a": 1}') == "2.01 Created"
             started = time.perf_counter()
-            with pytest.raises(CoapTimeout, match=r"no response within 1 s; the DTLS handshake did not complete: "
-                                                   r"check the pre-shared key \(connect\.coap\.username is the PSK identity"):
+            with pytest.raises(
+                CoapTimeout,
+                match=r"no response within 1 s; the DTLS handshake did not complete: "
+                r"check the pre-shared key \(connect\.coap\.username is the PSK identity",
+            ):
                 await send(wrong, RequestSpec(f"{uri}/d", timeout=1, secure=True), b"{}")
             assert time.perf_counter() - started < 1.5
             # the next attempt starts a new handshake (a fixed key would work), and fails the same way

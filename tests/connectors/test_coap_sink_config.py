@@ -45,14 +45,31 @@ def test_the_seed_properties_load_with_defaults(tmp_path):
 
 
 def test_options_beyond_the_seed(tmp_path):
-    connectors, errors = load(tmp_path, base(**{
-        "connect.coap.method": "post", "connect.coap.confirmable": "false", "connect.coap.request.timeout.ms": "500",
-        "connect.coap.max.in.flight": "8", "connect.coap.ordering": "PARTITION", "connect.coap.error.policy": "retry",
-        "connect.progress.enabled": "true", "connect.progress.interval.ms": "1000"}))
+    connectors, errors = load(
+        tmp_path,
+        base(
+            **{
+                "connect.coap.method": "post",
+                "connect.coap.confirmable": "false",
+                "connect.coap.request.timeout.ms": "500",
+                "connect.coap.max.in.flight": "8",
+                "connect.coap.ordering": "PARTITION",
+                "connect.coap.error.policy": "retry",
+                "connect.progress.enabled": "true",
+                "connect.progress.interval.ms": "1000",
+            }
+        ),
+    )
     assert errors == []
     c = connectors[0].config
     assert (c.method, c.confirmable, c.request_timeout_ms, c.max_in_flight, c.ordering, c.error_policy) == (
-        "POST", False, 500, 8, "partition", "RETRY")
+        "POST",
+        False,
+        500,
+        8,
+        "partition",
+        "RETRY",
+    )
 
 
 def test_kcql_syntax_error_has_line_column_and_caret(tmp_path):
@@ -60,8 +77,10 @@ def test_kcql_syntax_error_has_line_column_and_caret(tmp_path):
     [(key, detail)] = errors
     assert key == "connect.coap.kcql"
     assert detail.splitlines() == [
-        ("KCQL syntax error at line 1, column 27 (character 27): expected an alias after 'a AS', got 'FROM' "
-        "(write `FROM` for an alias of that name)"),
+        (
+            "KCQL syntax error at line 1, column 27 (character 27): expected an alias after 'a AS', got 'FROM' "
+            "(write `FROM` for an alias of that name)"
+        ),
         "  INSERT INTO r SELECT a AS FROM t",
         "                            ^",
     ]
@@ -70,11 +89,20 @@ def test_kcql_syntax_error_has_line_column_and_caret(tmp_path):
 @pytest.mark.parametrize(
     "kcql,topics,message",
     [
-        ("INSERT INTO r SELECT * FROM u", "t", ("KCQL reads topic 'u', not listed in 'topics'; 'topics' lists topic 't', "
-         "which no KCQL statement reads (FROM)")),
+        (
+            "INSERT INTO r SELECT * FROM u",
+            "t",
+            (
+                "KCQL reads topic 'u', not listed in 'topics'; 'topics' lists topic 't', "
+                "which no KCQL statement reads (FROM)"
+            ),
+        ),
         ("INSERT INTO r SELECT * FROM t", "t,u", "'topics' lists topic 'u', which no KCQL statement reads"),
-        ("INSERT INTO r SELECT * FROM t; INSERT INTO s SELECT * FROM v; INSERT INTO x SELECT * FROM w", "t",
-         "KCQL reads topics 'v', 'w', not listed in 'topics'"),
+        (
+            "INSERT INTO r SELECT * FROM t; INSERT INTO s SELECT * FROM v; INSERT INTO x SELECT * FROM w",
+            "t",
+            "KCQL reads topics 'v', 'w', not listed in 'topics'",
+        ),
     ],
 )
 def test_kcql_topics_and_connect_topics_must_agree(tmp_path, kcql, topics, message):
@@ -84,16 +112,30 @@ def test_kcql_topics_and_connect_topics_must_agree(tmp_path, kcql, topics, messa
 
 
 def test_one_topic_may_feed_several_resources(tmp_path):
-    connectors, errors = load(tmp_path, base(**{
-        "connect.coap.kcql": "INSERT INTO a SELECT * FROM t; INSERT INTO b/c SELECT x FROM t"}))
+    connectors, errors = load(
+        tmp_path, base(**{"connect.coap.kcql": "INSERT INTO a SELECT * FROM t; INSERT INTO b/c SELECT x FROM t"})
+    )
     assert errors == [] and [s.target for s in connectors[0].config.statements()] == ["a", "b/c"]
 
 
 def test_a_topic_sent_twice_to_one_resource_is_an_error(tmp_path):
-    _, errors = load(tmp_path, base(**{
-        "connect.coap.kcql": "INSERT INTO a SELECT * FROM t; INSERT INTO b SELECT * FROM t; INSERT INTO a SELECT x FROM t"}))
-    assert errors == [("connect.coap.kcql", ("statements 1 and 3 both send topic 't' to resource 'a': every record "
-                                            "would be written there twice; keep one"))]
+    _, errors = load(
+        tmp_path,
+        base(
+            **{
+                "connect.coap.kcql": "INSERT INTO a SELECT * FROM t; INSERT INTO b SELECT * FROM t; INSERT INTO a SELECT x FROM t"
+            }
+        ),
+    )
+    assert errors == [
+        (
+            "connect.coap.kcql",
+            (
+                "statements 1 and 3 both send topic 't' to resource 'a': every record "
+                "would be written there twice; keep one"
+            ),
+        )
+    ]
 
 
 def test_topics_regex_must_match_every_kcql_source(tmp_path):
@@ -101,7 +143,9 @@ def test_topics_regex_must_match_every_kcql_source(tmp_path):
     del config["topics"]
     config["topics.regex"] = "sensors_.*"
     _, errors = load(tmp_path, config)
-    assert errors == [("connect.coap.kcql", "KCQL reads topic 'other', which 'topics.regex' (sensors_.*) does not match")]
+    assert errors == [
+        ("connect.coap.kcql", "KCQL reads topic 'other', which 'topics.regex' (sensors_.*) does not match")
+    ]
 
 
 def test_coaps_needs_a_pre_shared_key(tmp_path):
@@ -138,8 +182,10 @@ def test_check_config_shows_the_kcql_error_position(tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr.splitlines()[:3] == [
-        (f"ERROR: {bad}: key 'connect.coap.kcql': KCQL syntax error at line 1, column 54 (character 54): "
-        "expected ',', AS or FROM after 'x', got 'y'"),
+        (
+            f"ERROR: {bad}: key 'connect.coap.kcql': KCQL syntax error at line 1, column 54 (character 54): "
+            "expected ',', AS or FROM after 'x', got 'y'"
+        ),
         "  INSERT INTO r SELECT * FROM t;INSERT INTO s SELECT x y FROM t",
         "  " + " " * 53 + "^",
     ]

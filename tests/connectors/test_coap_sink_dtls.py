@@ -43,9 +43,11 @@ def pem_identity(pki) -> dict[str, str]:
 
 def store_identity(pki, password: str = STORE_PASSWORD) -> dict[str, str]:
     return {
-        "connect.coap.keystore.path": pki.path("keystore.p12"), "connect.coap.keystore.pass": password,
+        "connect.coap.keystore.path": pki.path("keystore.p12"),
+        "connect.coap.keystore.pass": password,
         "connect.coap.cert.chain.key": "client",
-        "connect.coap.truststore.path": pki.path("truststore.p12"), "connect.coap.truststore.pass": STORE_PASSWORD,
+        "connect.coap.truststore.path": pki.path("truststore.p12"),
+        "connect.coap.truststore.pass": STORE_PASSWORD,
         "connect.coap.certs": "root",
     }
 
@@ -65,35 +67,89 @@ async def stack(kafka_bootstrap, pki, jks_stores, tmp_path_factory):
         libcoap_server("gnutls", server_args(pki)) as gnutls,
         libcoap_server("openssl", server_args(pki, "rogue-server", "rogue-server")) as rogue,
     ):
-        uri = {name: f"coaps://127.0.0.1:{server.port + 1}" for name, server in
-               (("openssl", openssl), ("gnutls", gnutls), ("rogue", rogue))}
+        uri = {
+            name: f"coaps://127.0.0.1:{server.port + 1}"
+            for name, server in (("openssl", openssl), ("gnutls", gnutls), ("rogue", rogue))
+        }
         t = {name: f"coap_dtls_{name}_{suffix}" for name in ("pem", "p12", "jks", "untrusted", "nocert")}
         for topic in t.values():
             await create_topic(kafka_bootstrap, topic, 1)
-        write_connector(configs, "pem", coap_sink_config(
-            uri["openssl"], t["pem"], f"INSERT INTO pem/r SELECT * FROM {t['pem']}", **SCHEMALESS, **pem_identity(pki)))
-        write_connector(configs, "p12", coap_sink_config(
-            uri["gnutls"], t["p12"], f"INSERT INTO p12/r SELECT id, v FROM {t['p12']}",
-            **SCHEMALESS, **store_identity(pki)))
+        write_connector(
+            configs,
+            "pem",
+            coap_sink_config(
+                uri["openssl"],
+                t["pem"],
+                f"INSERT INTO pem/r SELECT * FROM {t['pem']}",
+                **SCHEMALESS,
+                **pem_identity(pki),
+            ),
+        )
+        write_connector(
+            configs,
+            "p12",
+            coap_sink_config(
+                uri["gnutls"],
+                t["p12"],
+                f"INSERT INTO p12/r SELECT id, v FROM {t['p12']}",
+                **SCHEMALESS,
+                **store_identity(pki),
+            ),
+        )
         keystore, truststore = jks_stores
-        write_connector(configs, "jks", coap_sink_config(
-            uri["openssl"], t["jks"], f"INSERT INTO jks/r SELECT * FROM {t['jks']}", **SCHEMALESS, **{
-                **store_identity(pki), "connect.coap.keystore.path": keystore,
-                "connect.coap.truststore.path": truststore}))
-        write_connector(configs, "untrusted", coap_sink_config(
-            uri["rogue"], t["untrusted"], f"INSERT INTO u/r SELECT * FROM {t['untrusted']}",
-            **SCHEMALESS, **pem_identity(pki)))
-        write_connector(configs, "nocert", coap_sink_config(
-            uri["gnutls"], t["nocert"], f"INSERT INTO n/r SELECT * FROM {t['nocert']}",
-            **SCHEMALESS, **{"connect.coap.dtls.ca.file": pki.path("ca.pem")}))
+        write_connector(
+            configs,
+            "jks",
+            coap_sink_config(
+                uri["openssl"],
+                t["jks"],
+                f"INSERT INTO jks/r SELECT * FROM {t['jks']}",
+                **SCHEMALESS,
+                **{
+                    **store_identity(pki),
+                    "connect.coap.keystore.path": keystore,
+                    "connect.coap.truststore.path": truststore,
+                },
+            ),
+        )
+        write_connector(
+            configs,
+            "untrusted",
+            coap_sink_config(
+                uri["rogue"],
+                t["untrusted"],
+                f"INSERT INTO u/r SELECT * FROM {t['untrusted']}",
+                **SCHEMALESS,
+                **pem_identity(pki),
+            ),
+        )
+        write_connector(
+            configs,
+            "nocert",
+            coap_sink_config(
+                uri["gnutls"],
+                t["nocert"],
+                f"INSERT INTO n/r SELECT * FROM {t['nocert']}",
+                **SCHEMALESS,
+                **{"connect.coap.dtls.ca.file": pki.path("ca.pem")},
+            ),
+        )
         app_id = f"coap-dtls-{suffix}"
         worker = await make_worker(kafka_bootstrap, configs, workdir, env={"STREAMAPP_APP_ID": app_id}).start()
         client = X509Client(x509_settings(pki))
         reader = await create_client_context(client)
         try:
             await worker.wait_ready()
-            yield {"bootstrap": kafka_bootstrap, "topics": t, "worker": worker, "uri": uri, "reader": reader,
-                   "app_id": app_id, "workdir": workdir, "pki": pki}
+            yield {
+                "bootstrap": kafka_bootstrap,
+                "topics": t,
+                "worker": worker,
+                "uri": uri,
+                "reader": reader,
+                "app_id": app_id,
+                "workdir": workdir,
+                "pki": pki,
+            }
         finally:
             await reader.shutdown()
             await worker.stop(signal.SIGKILL)  # the stopped connectors hold records unacked: end it as a crash would
@@ -128,7 +184,8 @@ async def test_mutual_authentication_from_pem_files_to_libcoap_openssl(stack):
     got = await _poll(stack["reader"], f"{stack['uri']['openssl']}/pem/r", 5)
     assert json.loads(got) == {"id": 5, "v": "pem"}
     await stack["worker"].wait_for(
-        r"connector 'pem': DTLS 1\.2 with certificates; client certificate: CN=coap sink,O=streamapp tests")
+        r"connector 'pem': DTLS 1\.2 with certificates; client certificate: CN=coap sink,O=streamapp tests"
+    )
 
 
 async def test_mutual_authentication_from_a_pkcs12_keystore_and_truststore_to_libcoap_gnutls(stack):
@@ -138,7 +195,8 @@ async def test_mutual_authentication_from_a_pkcs12_keystore_and_truststore_to_li
     assert json.loads(got) == {"id": 3, "v": "p12"}  # projected by the KCQL
     await stack["worker"].wait_for(
         rf"client certificate: CN=coap sink,O=streamapp tests \(keystore '{stack['pki'].path('keystore.p12')}', "
-        rf"alias 'client'\); trust anchors: truststore '{stack['pki'].path('truststore.p12')}' \(aliases root\)")
+        rf"alias 'client'\); trust anchors: truststore '{stack['pki'].path('truststore.p12')}' \(aliases root\)"
+    )
 
 
 async def test_mutual_authentication_from_a_jks_keystore_and_truststore_made_by_keytool(stack):
@@ -155,12 +213,16 @@ async def test_untrusted_server_and_missing_client_certificate_stop_with_nothing
         rf"connector 'untrusted' stopped \(connect\.coap\.error\.policy=THROW\): record {t['untrusted']}/0@0 failed at TASK_PUT: Coap\w+: "
         rf"PUT coaps://\S+/u/r failed: DTLS handshake with \S+ failed: the server is not trusted: the server's "
         r"certificate \(CN=rogue server,O=streamapp tests, issued by CN=rogue CA,O=streamapp tests\): its issuer is "
-        r"not among the trust anchors", timeout=TIMEOUT)
+        r"not among the trust anchors",
+        timeout=TIMEOUT,
+    )
     await worker.wait_for(
         rf"connector 'nocert' stopped \(connect\.coap\.error\.policy=THROW\): record {t['nocert']}/0@0 failed at TASK_PUT: Coap\w+: "
         r"PUT coaps://\S+/n/r failed: DTLS handshake with \S+ failed: the server sent alert bad_certificate \(42\): "
         r"the server requires a client certificate and none is configured \(no client certificate is configured: "
-        r"set connect\.coap\.keystore\.path", timeout=TIMEOUT)
+        r"set connect\.coap\.keystore\.path",
+        timeout=TIMEOUT,
+    )
     # delivered topics get their offsets committed; the failed records stay unacked
     await _poll(stack["reader"], f"{stack['uri']['openssl']}/pem/r", 5)
     await asyncio.sleep(COMMIT_WAIT)
@@ -176,13 +238,23 @@ async def test_wrong_keystore_password_stops_the_worker_at_startup(stack, tmp_pa
     topic = f"coap_dtls_badpass_{uuid.uuid4().hex[:6]}"
     await create_topic(stack["bootstrap"], topic, 1)
     await produce(stack["bootstrap"], topic, [(None, b'{"id": 1}')])
-    path = write_connector(configs, "badpass", coap_sink_config(
-        stack["uri"]["gnutls"], topic, f"INSERT INTO b/r SELECT * FROM {topic}",
-        **SCHEMALESS, **store_identity(pki, WRONG_PASSWORD)))
+    path = write_connector(
+        configs,
+        "badpass",
+        coap_sink_config(
+            stack["uri"]["gnutls"],
+            topic,
+            f"INSERT INTO b/r SELECT * FROM {topic}",
+            **SCHEMALESS,
+            **store_identity(pki, WRONG_PASSWORD),
+        ),
+    )
     app_id = f"coap-dtls-badpass-{uuid.uuid4().hex[:6]}"
     worker = await make_worker(stack["bootstrap"], configs, tmp_path, env={"STREAMAPP_APP_ID": app_id}).start()
     assert await worker.wait_exit(timeout=60) == 2
-    assert (f"{path}: key 'connect.coap.keystore.pass': wrong password for keystore "
-            f"'{pki.path('keystore.p12')}' (or the file is damaged)") in worker.output
+    assert (
+        f"{path}: key 'connect.coap.keystore.pass': wrong password for keystore "
+        f"'{pki.path('keystore.p12')}' (or the file is damaged)"
+    ) in worker.output
     assert WRONG_PASSWORD not in worker.output and STORE_PASSWORD not in worker.output
     assert await committed(stack["bootstrap"], app_id, topic) is None

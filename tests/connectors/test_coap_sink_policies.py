@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import time
 import uuid
 
@@ -59,29 +58,65 @@ async def policies(kafka_bootstrap, tmp_path_factory):
         recovering, stopping = configs / "recovering", configs / "stopping"
         recovering.mkdir()
         stopping.mkdir()
-        write_connector(recovering, "retry", coap_sink_config(
-            server.uri, t["retry"], f"INSERT INTO retry/r SELECT * FROM {t['retry']}", **retry))
-        write_connector(recovering, "down", coap_sink_config(
-            down.uri, t["down"], f"INSERT INTO down/r SELECT * FROM {t['down']}", **retry))
-        write_connector(stopping, "throw", coap_sink_config(
-            server.uri, t["throw"], f"INSERT INTO throw/r SELECT * FROM {t['throw']}", **SCHEMALESS))
-        write_connector(stopping, "exhaust", coap_sink_config(
-            server.uri, t["exhaust"], f"INSERT INTO exhaust/r SELECT * FROM {t['exhaust']}",
-            **{**retry, "connect.coap.max.retries": "2", "connect.coap.retry.interval": "100"}))
-        psk = coap_sink_config(dtls_uri, t["psk"], f"INSERT INTO psk/r SELECT * FROM {t['psk']}", **{
-            **SCHEMALESS, "connect.coap.username": PSK_IDENTITY, "connect.coap.password": "wrong-key",
-            "connect.coap.request.timeout.ms": "1500"})
+        write_connector(
+            recovering,
+            "retry",
+            coap_sink_config(server.uri, t["retry"], f"INSERT INTO retry/r SELECT * FROM {t['retry']}", **retry),
+        )
+        write_connector(
+            recovering,
+            "down",
+            coap_sink_config(down.uri, t["down"], f"INSERT INTO down/r SELECT * FROM {t['down']}", **retry),
+        )
+        write_connector(
+            stopping,
+            "throw",
+            coap_sink_config(server.uri, t["throw"], f"INSERT INTO throw/r SELECT * FROM {t['throw']}", **SCHEMALESS),
+        )
+        write_connector(
+            stopping,
+            "exhaust",
+            coap_sink_config(
+                server.uri,
+                t["exhaust"],
+                f"INSERT INTO exhaust/r SELECT * FROM {t['exhaust']}",
+                **{**retry, "connect.coap.max.retries": "2", "connect.coap.retry.interval": "100"},
+            ),
+        )
+        psk = coap_sink_config(
+            dtls_uri,
+            t["psk"],
+            f"INSERT INTO psk/r SELECT * FROM {t['psk']}",
+            **{
+                **SCHEMALESS,
+                "connect.coap.username": PSK_IDENTITY,
+                "connect.coap.password": "wrong-key",
+                "connect.coap.request.timeout.ms": "1500",
+            },
+        )
         write_connector(stopping, "psk", psk)
         env = {"STREAMAPP_APP_ID": f"coap-policies-stop-{suffix}"}
         first = make_worker(
-            kafka_bootstrap, recovering, workdir / "recovering",
-            env={"STREAMAPP_APP_ID": f"coap-policies-{suffix}"}).start()
-        worker, first = await asyncio.gather(make_worker(kafka_bootstrap, stopping, workdir / "w1", env=env).start(), first)
+            kafka_bootstrap, recovering, workdir / "recovering", env={"STREAMAPP_APP_ID": f"coap-policies-{suffix}"}
+        ).start()
+        worker, first = await asyncio.gather(
+            make_worker(kafka_bootstrap, stopping, workdir / "w1", env=env).start(), first
+        )
         try:
             await asyncio.gather(worker.wait_ready(), first.wait_ready())
-            yield {"bootstrap": kafka_bootstrap, "server": server, "down": down, "topics": t, "worker": worker,
-                   "recovering": first, "configs": stopping, "workdir": workdir, "env": env, "psk_config": psk,
-                   "dtls_uri": dtls_uri}
+            yield {
+                "bootstrap": kafka_bootstrap,
+                "server": server,
+                "down": down,
+                "topics": t,
+                "worker": worker,
+                "recovering": first,
+                "configs": stopping,
+                "workdir": workdir,
+                "env": env,
+                "psk_config": psk,
+                "dtls_uri": dtls_uri,
+            }
         finally:
             if worker.returncode is None:
                 await worker.stop()
@@ -98,7 +133,8 @@ async def test_retry_redelivers_only_the_failed_record_once_the_server_recovers(
     await produce(bootstrap, topic, values(3, start=2))
     await policies["recovering"].wait_for(
         r"connector 'retry': PUT \S+/retry/r answered 5\.03 Service Unavailable \(no payload\); retry 2 of 20 in 0\.3 s",
-        timeout=TIMEOUT)
+        timeout=TIMEOUT,
+    )
     server.clear_failures()
     received = await server.wait_for("/retry/r", 5, timeout=TIMEOUT)
     assert [json.loads(p)["seq"] for p in received] == [0, 1, 2, 3, 4]  # in order, none twice
@@ -109,8 +145,9 @@ async def test_retry_redelivers_only_the_failed_record_once_the_server_recovers(
 async def test_retry_delivers_everything_once_a_down_server_is_back(policies):
     down, worker = policies["down"], policies["recovering"]
     await produce(policies["bootstrap"], policies["topics"]["down"], values(5))
-    await worker.wait_for(r"connector 'down': PUT \S+/down/r failed: \[Errno 111\] Connection refused.*retry 1 of 20",
-                          timeout=TIMEOUT)
+    await worker.wait_for(
+        r"connector 'down': PUT \S+/down/r failed: \[Errno 111\] Connection refused.*retry 1 of 20", timeout=TIMEOUT
+    )
     await down.start()
     received = await down.wait_for("/down/r", 5, timeout=TIMEOUT)
     assert [json.loads(p)["seq"] for p in received] == [0, 1, 2, 3, 4]
@@ -126,13 +163,18 @@ async def test_throw_exhausted_retry_and_wrong_psk_stop_unacked_then_deliver_aft
     await worker.wait_for(
         rf"connector 'throw' stopped \(connect\.coap\.error\.policy=THROW\): record {t['throw']}/0@0 failed at TASK_PUT: Coap\w+: "
         r"PUT \S+/throw/r answered 5\.00 Internal Server Error \(no payload\)\. The record is not acked",
-        timeout=TIMEOUT)
+        timeout=TIMEOUT,
+    )
     await worker.wait_for(
         rf"connector 'exhaust' stopped \(connect\.coap\.error\.policy=RETRY\): record {t['exhaust']}/0@0 failed at TASK_PUT: Coap\w+: "
-        r"PUT \S+/exhaust/r answered 4\.00 Bad Request \(no payload\); gave up after 2 retries", timeout=TIMEOUT)
+        r"PUT \S+/exhaust/r answered 4\.00 Bad Request \(no payload\); gave up after 2 retries",
+        timeout=TIMEOUT,
+    )
     await worker.wait_for(
         rf"connector 'psk' stopped \(connect\.coap\.error\.policy=THROW\): record {t['psk']}/0@0 failed at TASK_PUT: Coap\w+: PUT coaps://\S+/psk/r: "
-        r"no response within 1\.5 s; the DTLS handshake did not complete: check the pre-shared key", timeout=TIMEOUT)
+        r"no response within 1\.5 s; the DTLS handshake did not complete: check the pre-shared key",
+        timeout=TIMEOUT,
+    )
     assert len([r for r in server.history if r.path == "/throw/r"]) == 1  # THROW: tried once, nothing after it
     assert len([r for r in server.history if r.path == "/exhaust/r"]) == 3  # the first try and 2 retries
 
@@ -143,7 +185,8 @@ async def test_throw_exhausted_retry_and_wrong_psk_stop_unacked_then_deliver_aft
     server.clear_failures()
     write_connector(policies["configs"], "psk", {**policies["psk_config"], "connect.coap.password": PSK})
     second = await make_worker(
-        policies["bootstrap"], policies["configs"], policies["workdir"] / "w2", env=policies["env"]).start()
+        policies["bootstrap"], policies["configs"], policies["workdir"] / "w2", env=policies["env"]
+    ).start()
     try:
         await second.wait_ready()
         for path in ("/throw/r", "/exhaust/r"):
@@ -151,7 +194,8 @@ async def test_throw_exhausted_retry_and_wrong_psk_stop_unacked_then_deliver_aft
             assert [json.loads(p)["seq"] for p in received] == [0, 1], path
         context = await Context.create_client_context(transports=["tinydtls"])
         context.client_credentials.load_from_dict(
-            {f"{policies['dtls_uri']}/*": {"dtls": {"psk": PSK.encode(), "client-identity": PSK_IDENTITY.encode()}}})
+            {f"{policies['dtls_uri']}/*": {"dtls": {"psk": PSK.encode(), "client-identity": PSK_IDENTITY.encode()}}}
+        )
         try:
             got = await _poll(context, f"{policies['dtls_uri']}/psk/r", timeout=RESTART_TIMEOUT)
         finally:

@@ -131,7 +131,7 @@ async def test_seed_example_price_to_kafka_price(sink_stack):
 async def test_every_token(sink_stack):
     bootstrap, collector, _ = sink_stack
     meta = await produce(bootstrap, "tokens", [(b"k1", b"1", 0), (b"k2", b"2", 1), (b"k1", b"3", 1)])
-    for (key, value, partition), md in zip([("k1", 1, 0), ("k2", 2, 1), ("k1", 3, 1)], meta):
+    for (key, value, partition), md in zip([("k1", 1, 0), ("k2", 2, 1), ("k1", 3, 1)], meta, strict=True):
         path = f"tok/tokens/{partition}/{key}/{md.offset}"
         assert await collector.wait_for(path, timeout=TIMEOUT) == value
 

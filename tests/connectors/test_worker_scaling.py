@@ -7,8 +7,6 @@ tests/connectors/test_diffusion_sink_sigkill.py.)
 
 from __future__ import annotations
 
-import pytest
-
 import asyncio
 import collections
 import json
@@ -17,6 +15,7 @@ import signal
 import time
 
 import aiohttp
+import pytest
 
 from tests.connectors.conftest import diffusion_sink_config, write_connector
 from tests.fixtures.diffusion import Collector, diffusion_session, started_emulator
@@ -135,6 +134,7 @@ async def test_sigterm_with_diffusion_down_exits_in_bounded_time_and_a_restart_d
             emulator.refuse_connections(600)
             await emulator.drop_all_sessions()
             await produce(kafka_bootstrap, topic, records(200, start=100))
+
             # SIGTERM once records are really waiting for Diffusion.
             async def taken_in() -> bool:  # taken in, not confirmed: waiting for Diffusion
                 return await metric(worker, "records_in") - await metric(worker, "records_delivered") >= 50

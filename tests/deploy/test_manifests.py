@@ -102,6 +102,7 @@ def test_kubectl_kustomize_builds_the_same_resources(variant: str, resources: li
         ["kubectl", "kustomize", str(VARIANTS[variant])], capture_output=True, text=True, timeout=60, check=True
     ).stdout
     built = [doc for doc in yaml.safe_load_all(out) if doc]
+
     def key(resource: dict) -> tuple[str, str]:
         return resource["kind"], resource["metadata"]["name"]
 
@@ -278,9 +279,7 @@ def test_placeholders_name_what_the_pod_provides(resources: list[dict]):
     keys = secret_data(secret)
     container = worker_container(workload(resources))
     secret_env = {
-        v["name"]: v["valueFrom"]["secretKeyRef"]
-        for v in container["env"]
-        if "secretKeyRef" in v.get("valueFrom", {})
+        v["name"]: v["valueFrom"]["secretKeyRef"] for v in container["env"] if "secretKeyRef" in v.get("valueFrom", {})
     }
     secret_mounts = {
         path: volume["secret"]["secretName"]
@@ -313,8 +312,9 @@ def test_the_connector_configmap_passes_check_config(tmp_path: Path, variant: st
     connectors_dir = tmp_path / "connectors"
     connectors_dir.mkdir()
     for name, text in connectors.items():
-        (connectors_dir / name).write_text(text.replace(secret_path + "/", f"{secrets_dir}/").replace(
-            f"{secret_path}:", f"{secrets_dir}:"))
+        (connectors_dir / name).write_text(
+            text.replace(secret_path + "/", f"{secrets_dir}/").replace(f"{secret_path}:", f"{secrets_dir}:")
+        )
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMAPP_")}
     env.update(pod_environment(resources))
     env["STREAMAPP_ENV_FILE"] = str(tmp_path / "no-such.env")

@@ -22,8 +22,11 @@ from tests.fixtures.net import free_tcp_port
 
 CT = "application/vnd.schemaregistry.v1+json"
 V1 = {"type": "record", "name": "User", "fields": [{"name": "name", "type": "string"}]}
-V2 = {"type": "record", "name": "User", "fields": [
-    {"name": "name", "type": "string"}, {"name": "age", "type": ["null", "int"], "default": None}]}
+V2 = {
+    "type": "record",
+    "name": "User",
+    "fields": [{"name": "name", "type": "string"}, {"name": "age", "type": ["null", "int"], "default": None}],
+}
 BREAKING = {"type": "record", "name": "User", "fields": [{"name": "id", "type": "long"}]}
 
 
@@ -56,7 +59,10 @@ async def test_register_fetch_by_id_versions_latest_and_lookup(registry):
     assert await call(registry, "GET", "/subjects/users-value/versions") == (200, [1, 2])
     status, latest = await call(registry, "GET", "/subjects/users-value/versions/latest")
     assert status == 200 and {k: latest[k] for k in ("subject", "version", "id")} == {
-        "subject": "users-value", "version": 2, "id": 2}
+        "subject": "users-value",
+        "version": 2,
+        "id": 2,
+    }
     status, first = await call(registry, "GET", "/subjects/users-value/versions/1")
     assert (first["version"], first["id"], json.loads(first["schema"])) == (1, 1, V1)
     # Whitespace does not make a schema different.
@@ -75,7 +81,13 @@ async def test_register_fetch_by_id_versions_latest_and_lookup(registry):
         ("POST", "/subjects/nope", {"schema": json.dumps(V1)}, 404, 40401),
         ("POST", "/subjects/users-value", {"schema": json.dumps(V2)}, 404, 40403),
         ("POST", "/subjects/s/versions", {"schema": "{not json"}, 422, 42201),
-        ("POST", "/subjects/s/versions", {"schema": json.dumps({"type": "record", "name": "X", "fields": [{"name": "a", "type": "nosuch"}]})}, 422, 42201),
+        (
+            "POST",
+            "/subjects/s/versions",
+            {"schema": json.dumps({"type": "record", "name": "X", "fields": [{"name": "a", "type": "nosuch"}]})},
+            422,
+            42201,
+        ),
         ("POST", "/subjects/s/versions", {"schema": json.dumps(V1), "schemaType": "PROTOBUF"}, 422, 42201),
         ("POST", "/subjects/s/versions", {"nothing": 1}, 422, 42201),
         ("POST", "/subjects/s/versions", "{broken", 400, 400),
@@ -105,7 +117,10 @@ async def test_backward_compatibility_is_enforced_by_default(registry):
 
 async def test_config_levels_global_and_per_subject(registry):
     assert await call(registry, "GET", "/config") == (200, {"compatibilityLevel": "BACKWARD"})
-    assert await call(registry, "PUT", "/config/users-value", {"compatibility": "none"}) == (200, {"compatibility": "NONE"})
+    assert await call(registry, "PUT", "/config/users-value", {"compatibility": "none"}) == (
+        200,
+        {"compatibility": "NONE"},
+    )
     assert await call(registry, "GET", "/config/users-value") == (200, {"compatibilityLevel": "NONE"})
     await register(registry, "users-value", V1)
     assert (await register(registry, "users-value", BREAKING))[0] == 200  # NONE: anything goes
@@ -183,8 +198,15 @@ async def test_store_survives_a_restart_on_the_same_port():
 async def test_cli_command_serves_on_the_given_port():
     port = free_tcp_port()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "streamapp.cli", "schema-registry", "--port", str(port),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env={**os.environ},
+        sys.executable,
+        "-m",
+        "streamapp.cli",
+        "schema-registry",
+        "--port",
+        str(port),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ},
     )
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), 30)

@@ -54,7 +54,10 @@ def test_connector_runs_on_first_worker_when_no_leader_reported():
 
 
 def test_failed_task_carries_its_trace_others_do_not():
-    workers = [worker("a:1", s=snap("FAILED", trace="record t/0@5 failed\nTraceback")), worker("b:1", s=snap(trace="x"))]
+    workers = [
+        worker("a:1", s=snap("FAILED", trace="record t/0@5 failed\nTraceback")),
+        worker("b:1", s=snap(trace="x")),
+    ]
     tasks = connector_status(SINK, workers, False)["tasks"]
     assert tasks[0] == {"id": 0, "state": "FAILED", "worker_id": "a:1", "trace": "record t/0@5 failed\nTraceback"}
     assert "trace" not in tasks[1]

@@ -10,7 +10,6 @@ import re
 import sys
 
 import aiohttp
-import pytest
 import pytest_asyncio
 
 from tests.connectors.conftest import diffusion_sink_config, write_connector
@@ -79,7 +78,9 @@ async def stack(kafka_bootstrap, tmp_path_factory):
                 emulator.url, topic, root + "/${key}", **{"diffusion.reconnect.backoff.max.ms": "500"}
             ),
         )
-        write_connector(configs, "ops-strict", diffusion_sink_config(emulator.url, strict_topic, root + "/strict/${key}"))
+        write_connector(
+            configs, "ops-strict", diffusion_sink_config(emulator.url, strict_topic, root + "/strict/${key}")
+        )
         worker = make_worker(
             kafka_bootstrap,
             configs,
@@ -159,7 +160,12 @@ async def test_connect_rest_api_paths_and_shapes(stack):
     }
 
     _, info = await stack.get("/connectors/ops-sink")
-    assert info == {"name": "ops-sink", "config": config, "tasks": [{"connector": "ops-sink", "task": 0}], "type": "sink"}
+    assert info == {
+        "name": "ops-sink",
+        "config": config,
+        "tasks": [{"connector": "ops-sink", "task": 0}],
+        "type": "sink",
+    }
     _, tasks = await stack.get("/connectors/ops-sink/tasks")
     assert [t["id"] for t in tasks] == [{"connector": "ops-sink", "task": 0}]
     assert tasks[0]["config"]["diffusion.password"] == "[hidden]"
@@ -212,12 +218,16 @@ def _sample(metrics: str, name: str, **labels) -> float | None:
 
 async def test_metrics_and_offsets_match_what_was_delivered(stack):
     keys = [f"m{i}" for i in range(20)]
-    await produce(stack.bootstrap, stack.topic, [(k.encode(), json.dumps({"n": i}).encode(), i % 2) for i, k in enumerate(keys)])
+    await produce(
+        stack.bootstrap, stack.topic, [(k.encode(), json.dumps({"n": i}).encode(), i % 2) for i, k in enumerate(keys)]
+    )
     await stack.wait(lambda: _async(all(v is not None for v in stack.values(keys).values())), what="20 deliveries")
 
     async def settled():
         _, text = await stack.get("/metrics")
-        return text if _sample(text, "streamapp_connector_records_delivered_total", connector="ops-sink") == 20 else None
+        return (
+            text if _sample(text, "streamapp_connector_records_delivered_total", connector="ops-sink") == 20 else None
+        )
 
     text = await stack.wait(settled, what="20 delivered in /metrics")
     assert _sample(text, "streamapp_connector_records_in_total", connector="ops-sink") == 20
@@ -230,7 +240,9 @@ async def test_metrics_and_offsets_match_what_was_delivered(stack):
 
     async def offsets_settled():
         _, text = await stack.get("/metrics")
-        lags = [_sample(text, "streamapp_connector_lag_records", connector="ops-sink", partition=str(p)) for p in (0, 1)]
+        lags = [
+            _sample(text, "streamapp_connector_lag_records", connector="ops-sink", partition=str(p)) for p in (0, 1)
+        ]
         return text if lags == [0, 0] else None
 
     text = await stack.wait(offsets_settled, what="lag 0")
@@ -260,7 +272,9 @@ async def test_pause_stops_delivery_and_resume_delivers_everything(stack):
     await stack.wait(paused, what="PAUSED")
     await asyncio.sleep(1)  # the worker applies the pause to its consumer at once; leave it its tick anyway
     keys = [f"p{i}" for i in range(10)]
-    await produce(stack.bootstrap, stack.topic, [(k.encode(), json.dumps({"p": i}).encode(), i % 2) for i, k in enumerate(keys)])
+    await produce(
+        stack.bootstrap, stack.topic, [(k.encode(), json.dumps({"p": i}).encode(), i % 2) for i, k in enumerate(keys)]
+    )
     await asyncio.sleep(3)
     assert stack.values(keys) == dict.fromkeys(keys), "delivered while paused"
     _, ready = await stack.get("/readyz", headers={})  # paused is not unready
@@ -268,7 +282,9 @@ async def test_pause_stops_delivery_and_resume_delivers_everything(stack):
 
     status, _ = await stack.call("PUT", "/connectors/ops-sink/resume")
     assert status == 202
-    await stack.wait(lambda: _async(all(v is not None for v in stack.values(keys).values())), what="delivery after resume")
+    await stack.wait(
+        lambda: _async(all(v is not None for v in stack.values(keys).values())), what="delivery after resume"
+    )
     assert stack.values(keys) == {k: {"p": i} for i, k in enumerate(keys)}
     _, status = await stack.get("/connectors/ops-sink/status")
     assert status["connector"]["state"] == "RUNNING"
@@ -300,8 +316,15 @@ async def test_unready_while_diffusion_is_down_and_ready_after(stack):
 async def test_streamapp_status_prints_the_connectors(stack):
     async def run(*args):
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "streamapp.cli", "status", "--url", stack.url, *args,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "streamapp.cli",
+            "status",
+            "--url",
+            stack.url,
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(proc.communicate(), 60)
         return proc.returncode, out.decode(), err.decode()

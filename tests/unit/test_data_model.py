@@ -9,7 +9,6 @@ from types import MappingProxyType
 
 import pytest
 
-from streamapp.errors import StreamAppError
 from streamapp.data import (
     BOOLEAN_SCHEMA,
     BYTES_SCHEMA,
@@ -53,8 +52,9 @@ from streamapp.data import (
     timestamp_to_millis,
     validate_value,
 )
+from streamapp.errors import StreamAppError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 D = decimal.Decimal
 PERSON = struct_schema(
     [("name", STRING_SCHEMA), ("age", INT32_SCHEMA), ("email", OPTIONAL_STRING_SCHEMA)], name="Person", version=2

@@ -7,7 +7,6 @@ import decimal
 
 import pytest
 
-from streamapp.diffusion.destinations import DestinationPattern, PathError, validate_topic_path
 from streamapp.data import (
     BYTES_SCHEMA,
     INT32_SCHEMA,
@@ -22,6 +21,7 @@ from streamapp.data import (
     map_schema,
     struct_schema,
 )
+from streamapp.diffusion.destinations import DestinationPattern, PathError, validate_topic_path
 
 
 def record(**changes: object) -> Record:

@@ -13,15 +13,6 @@ import pytest
 from diffusion.datatypes import JSON
 from diffusion.features.topics import SetTopic
 
-from streamapp.diffusion.values import (
-    ValueConversionError,
-    encode_diffusion_json,
-    to_diffusion_binary,
-    to_diffusion_double,
-    to_diffusion_int64,
-    to_diffusion_json,
-    to_diffusion_string,
-)
 from streamapp.converters import ConversionError
 from streamapp.data import (
     BOOLEAN_SCHEMA,
@@ -46,8 +37,17 @@ from streamapp.data import (
     map_schema,
     struct_schema,
 )
+from streamapp.diffusion.values import (
+    ValueConversionError,
+    encode_diffusion_json,
+    to_diffusion_binary,
+    to_diffusion_double,
+    to_diffusion_int64,
+    to_diffusion_json,
+    to_diffusion_string,
+)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 D = decimal.Decimal
 ADDRESS = struct_schema([("city", STRING_SCHEMA), ("zip", OPTIONAL_STRING_SCHEMA)], name="Address")
 ORDER = struct_schema(

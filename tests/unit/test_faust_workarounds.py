@@ -75,9 +75,17 @@ def test_faust_still_asserts_its_own_url_after_storing_the_assignment():
 
     source = inspect.getsource(inspect.unwrap(PartitionAssignor.on_assignment))
     assert "assert metadata.url == str(self._url)" in source
-    stored = max(source.index(f"self.{name} =") for name in (
-        "_assignment", "_topic_groups", "_active_tps", "_standby_tps", "changelog_distribution",
-        "external_topic_distribution"))
+    stored = max(
+        source.index(f"self.{name} =")
+        for name in (
+            "_assignment",
+            "_topic_groups",
+            "_active_tps",
+            "_standby_tps",
+            "changelog_distribution",
+            "external_topic_distribution",
+        )
+    )
     assert stored < source.index("assert a == b") < source.index("assert metadata.url")
 
 

@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from streamapp.kcql import Projection, ProjectionError, parse, project
 from streamapp.data import (
     BYTES_SCHEMA,
     DATE_SCHEMA,
@@ -27,6 +26,7 @@ from streamapp.data import (
     map_schema,
     struct_schema,
 )
+from streamapp.kcql import Projection, ProjectionError, parse, project
 
 SEED = {"firstName": "John", "lastName": "Smith", "age": 30, "salary": 4830}
 SEED_SCHEMA = struct_schema(
@@ -72,7 +72,10 @@ CASES = [
     ("SELECT reading", {"reading": NESTED["reading"]}),
     ("SELECT reading FROM t IGNORE reading.raw, reading.unit", {"reading": {"t": 21.5}}),
     ("SELECT *, name AS label", {"id": 7, "label": "probe", "reading": NESTED["reading"], "secret": "s"}),
-    ("SELECT *, reading.t AS celsius FROM t IGNORE secret", {**{k: v for k, v in NESTED.items() if k != "secret"}, "celsius": 21.5}),
+    (
+        "SELECT *, reading.t AS celsius FROM t IGNORE secret",
+        {**{k: v for k, v in NESTED.items() if k != "secret"}, "celsius": 21.5},
+    ),
     ("SELECT *, reading.t AS celsius FROM t IGNORE reading", {"id": 7, "name": "probe", "secret": "s"}),  # IGNORE wins
     ("SELECT id, secret FROM t IGNORE secret", {"id": 7}),
     ("SELECT id, reading.t FROM t IGNORE reading", {"id": 7}),
@@ -86,7 +89,9 @@ def test_projection_rules_for_every_payload_kind(kind, select, expected):
     kcql = f"INSERT INTO r {select}" + ("" if " FROM " in select else " FROM t")
     if expected is None:
         if kind == "struct":
-            with pytest.raises(ProjectionError, match=r"selected field 'missing' does not exist; the struct has: id, name"):
+            with pytest.raises(
+                ProjectionError, match=r"selected field 'missing' does not exist; the struct has: id, name"
+            ):
                 run(kcql, kind)
             return
         expected = {"id": 7}
@@ -104,10 +109,12 @@ def test_seed_record_as_struct_schemaless_and_string():
 
 
 def test_a_field_through_null_is_null_and_struct_defaults_apply():
-    schema = struct_schema([
-        ("a", Schema(Type.STRUCT, optional=True, fields=READING_SCHEMA.fields)),
-        ("n", Schema(Type.INT32, optional=True, default=5)),
-    ])
+    schema = struct_schema(
+        [
+            ("a", Schema(Type.STRUCT, optional=True, fields=READING_SCHEMA.fields)),
+            ("n", Schema(Type.INT32, optional=True, default=5)),
+        ]
+    )
     value = Struct(schema, {"a": None})
     (statement,) = parse("INSERT INTO r SELECT a.t, n FROM t")
     assert project(statement, schema, value) == {"t": None, "n": 5}
@@ -142,33 +149,40 @@ def test_any_json_value_passes_select_star_but_fields_need_an_object():
     assert project(star, None, [1, 2]) == [1, 2]
     assert project(star, STRING_SCHEMA, "[1, 2]") == [1, 2]
     assert project(star, None, 3.5) == 3.5
-    with pytest.raises(ProjectionError, match=r"cannot select fields from a JSON array; 'INSERT INTO r SELECT a FROM t'"):
+    with pytest.raises(
+        ProjectionError, match=r"cannot select fields from a JSON array; 'INSERT INTO r SELECT a FROM t'"
+    ):
         project(some, None, [1, 2])
     with pytest.raises(ProjectionError, match=r"cannot select fields from a JSON number"):
         project(some, STRING_SCHEMA, "42")
 
 
 def test_logical_types_bytes_arrays_and_maps_become_json():
-    schema = struct_schema([
-        ("price", decimal_schema(2)),
-        ("day", DATE_SCHEMA),
-        ("at", TIME_SCHEMA),
-        ("ts", TIMESTAMP_SCHEMA),
-        ("blob", BYTES_SCHEMA),
-        ("tags", array_schema(STRING_SCHEMA)),
-        ("counts", map_schema(STRING_SCHEMA, INT64_SCHEMA)),
-        ("pairs", map_schema(INT32_SCHEMA, STRING_SCHEMA)),
-    ])
-    value = Struct(schema, {
-        "price": decimal.Decimal("4830.10"),
-        "day": dt.date(2024, 2, 29),
-        "at": dt.time(1, 2, 3, 4000),
-        "ts": dt.datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=dt.UTC),
-        "blob": b"\x00\xff",
-        "tags": ["a", "b"],
-        "counts": {"x": 1},
-        "pairs": {1: "one"},
-    })
+    schema = struct_schema(
+        [
+            ("price", decimal_schema(2)),
+            ("day", DATE_SCHEMA),
+            ("at", TIME_SCHEMA),
+            ("ts", TIMESTAMP_SCHEMA),
+            ("blob", BYTES_SCHEMA),
+            ("tags", array_schema(STRING_SCHEMA)),
+            ("counts", map_schema(STRING_SCHEMA, INT64_SCHEMA)),
+            ("pairs", map_schema(INT32_SCHEMA, STRING_SCHEMA)),
+        ]
+    )
+    value = Struct(
+        schema,
+        {
+            "price": decimal.Decimal("4830.10"),
+            "day": dt.date(2024, 2, 29),
+            "at": dt.time(1, 2, 3, 4000),
+            "ts": dt.datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=dt.UTC),
+            "blob": b"\x00\xff",
+            "tags": ["a", "b"],
+            "counts": {"x": 1},
+            "pairs": {1: "one"},
+        },
+    )
     (statement,) = parse("INSERT INTO r SELECT * FROM t IGNORE counts.x")
     assert project(statement, schema, value) == {
         "price": "4830.10",

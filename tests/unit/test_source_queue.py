@@ -56,9 +56,7 @@ def test_overflow_bound_is_capacity_plus_one_per_path():
     latest = {}
     for x in q.drain(1000):
         latest[x.path] = x.value
-    assert latest == {
-        f"p{p}": 99 for p in range(20)
-    }  # the latest value of every path survives
+    assert latest == {f"p{p}": 99 for p in range(20)}  # the latest value of every path survives
 
 
 def test_conflated_snapshot_is_no_longer_initial():

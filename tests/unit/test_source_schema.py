@@ -12,7 +12,6 @@ import pytest
 
 from streamapp.config.converter_options import JsonConverterOptions
 from streamapp.converters import ConversionError, JsonConverter
-from streamapp.diffusion.schema_inference import infer, infer_schema, to_connect_value
 from streamapp.data import (
     BOOLEAN_SCHEMA,
     BYTES_SCHEMA,
@@ -30,6 +29,7 @@ from streamapp.data import (
     map_schema,
     validate_value,
 )
+from streamapp.diffusion.schema_inference import infer, infer_schema, to_connect_value
 
 D = decimal.Decimal
 

@@ -74,9 +74,7 @@ def test_sanitise_keeps_only_the_legal_set():
     every = "".join(chr(c) for c in range(32, 127))
     out = sanitise(every)
     assert len(out) == len(every)
-    assert set(out) <= set(
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
-    )
+    assert set(out) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
 def test_cache_is_bounded():
@@ -104,9 +102,7 @@ def test_config_defaults_and_new_keys():
     assert (cfg.diffusion_poll_interval, cfg.diffusion_poll_size) == (1000, 128)
     assert cfg.diffusion_removal_tombstone is False
     assert cfg.diffusion_queue_size == 10000
-    cfg = DiffusionSourceConfig.model_validate(
-        _config(**{"diffusion.removal.tombstone": "true"})
-    )
+    cfg = DiffusionSourceConfig.model_validate(_config(**{"diffusion.removal.tombstone": "true"}))
     assert cfg.diffusion_removal_tombstone is True
 
 

@@ -28,13 +28,32 @@ __all__ = ["ALERTS", "HandshakeTrace", "alert_name", "handshake_error", "openssl
 
 # TLS/DTLS alert descriptions (RFC 5246 section 7.2, RFC 8446 section 6).
 ALERTS = {
-    0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 22: "record_overflow",
-    40: "handshake_failure", 42: "bad_certificate", 43: "unsupported_certificate", 44: "certificate_revoked",
-    45: "certificate_expired", 46: "certificate_unknown", 47: "illegal_parameter", 48: "unknown_ca",
-    49: "access_denied", 50: "decode_error", 51: "decrypt_error", 70: "protocol_version",
-    71: "insufficient_security", 80: "internal_error", 86: "inappropriate_fallback", 90: "user_canceled",
-    109: "missing_extension", 110: "unsupported_extension", 112: "unrecognized_name",
-    115: "unknown_psk_identity", 116: "certificate_required", 120: "no_application_protocol",
+    0: "close_notify",
+    10: "unexpected_message",
+    20: "bad_record_mac",
+    22: "record_overflow",
+    40: "handshake_failure",
+    42: "bad_certificate",
+    43: "unsupported_certificate",
+    44: "certificate_revoked",
+    45: "certificate_expired",
+    46: "certificate_unknown",
+    47: "illegal_parameter",
+    48: "unknown_ca",
+    49: "access_denied",
+    50: "decode_error",
+    51: "decrypt_error",
+    70: "protocol_version",
+    71: "insufficient_security",
+    80: "internal_error",
+    86: "inappropriate_fallback",
+    90: "user_canceled",
+    109: "missing_extension",
+    110: "unsupported_extension",
+    112: "unrecognized_name",
+    115: "unknown_psk_identity",
+    116: "certificate_required",
+    120: "no_application_protocol",
 }
 # Alerts a server sends about the client's certificate (or its absence).
 _CLIENT_CERTIFICATE_ALERTS = {42, 43, 44, 45, 46, 48, 49, 116}
@@ -90,7 +109,9 @@ def _name(certificate: x509.Certificate) -> str:
     return certificate.subject.rfc4514_string() or "(empty subject)"
 
 
-def handshake_error(hostinfo: str, trace: HandshakeTrace, settings: X509Settings, reasons: list[str]) -> DtlsHandshakeError:
+def handshake_error(
+    hostinfo: str, trace: HandshakeTrace, settings: X509Settings, reasons: list[str]
+) -> DtlsHandshakeError:
     where = f"DTLS handshake with {hostinfo} failed"
     if trace.hostname_error is not None:
         return HostnameMismatch(f"{where}: {trace.hostname_error}")
@@ -126,5 +147,7 @@ def handshake_error(hostinfo: str, trace: HandshakeTrace, settings: X509Settings
         return DtlsHandshakeError(f"{where}: {said}")
     text = "; ".join(reasons) or "no reason given"
     if any("no cipher" in r or "no ciphers" in r for r in reasons):
-        return NoCommonCipherSuite(f"{where}: {text}: none of the configured cipher suites '{settings.ciphers}' work with DTLS 1.2")
+        return NoCommonCipherSuite(
+            f"{where}: {text}: none of the configured cipher suites '{settings.ciphers}' work with DTLS 1.2"
+        )
     return DtlsHandshakeError(f"{where}: {text}")

@@ -201,7 +201,7 @@ class SchemaRegistryServer:
             return _error(
                 409,
                 409,
-                f"Schema being registered is incompatible with an earlier schema for subject \"{subject}\", "
+                f'Schema being registered is incompatible with an earlier schema for subject "{subject}", '
                 f"details: {problems[:5]}",
             )
         registered = store.add(subject, text)  # type: ignore[arg-type]
