@@ -15,10 +15,14 @@ def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
+async def ok(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
 async def serve(middleware):
     app = web.Application(middlewares=[middleware])
     for path in ("/connectors", "/livez", "/readyz", "/metrics"):
-        app.router.add_get(path, lambda request: web.json_response({"ok": True}))
+        app.router.add_get(path, ok)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
