@@ -1,0 +1,325 @@
+"""Connectors created, changed, stopped and deleted through the Kafka Connect REST API, with an
+independent Connect client (kafka-connect-py's ``KafkaConnect``) and plain HTTP for status codes
+and headers, against two real worker processes of one group, the session's Kafka broker and a
+private Diffusion emulator. The tests run in order and share the stack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+import requests
+from kafka_connect import KafkaConnect
+
+from tests.connectors.conftest import diffusion_sink_config, write_connector
+from tests.fixtures.diffusion import started_emulator
+from tests.fixtures.kafka import create_topic, produce
+from tests.fixtures.worker import make_worker
+
+TOKEN = "lifecycle-t0ken"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+DIFFUSION_PASSWORD = "password"
+NAME = "api-sink"
+DELIVERY = 15  # s: a created or changed connector delivers within this
+
+
+class Stack:
+    def __init__(self, workers, emulator, bootstrap, topic, root, configs, workdir, app_id):
+        self.workers, self.emulator, self.bootstrap = workers, emulator, bootstrap
+        self.topic, self.root, self.configs, self.workdir, self.app_id = topic, root, configs, workdir, app_id
+
+    def url(self, i: int = 0) -> str:
+        return f"http://127.0.0.1:{self.workers[i].web_port}"
+
+    def client(self, i: int = 0) -> KafkaConnect:
+        client = KafkaConnect(url=self.url(i))
+        return client
+
+    async def call(self, method: str, path: str, i: int = 0, headers=AUTH, **kwargs) -> tuple[int, Any, Any]:
+        async with aiohttp.ClientSession() as http:
+            async with http.request(method, self.url(i) + path, headers=headers, **kwargs) as response:
+                body = await response.read()
+                return response.status, (json.loads(body) if body else None), response.headers
+
+    async def wait(self, check, timeout: float = 30, what: str = ""):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            result = await check()
+            if result:
+                return result
+            if loop.time() > deadline:
+                logs = "\n".join(w.output[-2500:] for w in self.workers)
+                raise AssertionError(f"timed out ({timeout}s) waiting for {what}; worker logs:\n{logs}")
+            await asyncio.sleep(0.3)
+
+    def value(self, path: str):
+        found = self.emulator.topic(f"{self.root}/{path}")
+        return None if found is None else found[1]
+
+    def config(self, destination: str, **extra: str) -> dict:
+        return diffusion_sink_config(self.emulator.url, self.topic, f"{self.root}/{destination}", **extra)
+
+    async def delivered(self, name: str = NAME) -> int:
+        _, status, _ = await self.call("GET", "/streamapp/status")
+        return sum(
+            (doc["connectors"].get(name) or {}).get("counters", {}).get("delivered", 0) for doc in status["workers"]
+        )
+
+
+def _session(auth: dict) -> requests.Session:
+    session = requests.Session()
+    session.headers.update(auth)
+    return session
+
+
+@pytest_asyncio.fixture(scope="module")
+async def stack(kafka_bootstrap, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("lifecycle")
+    configs = workdir / "connectors"
+    configs.mkdir()
+    suffix = workdir.name[-6:].replace("-", "")
+    topic, root, app_id = f"life_{suffix}", f"life-{suffix}", f"test-life-{suffix}"
+    await create_topic(kafka_bootstrap, topic, 1)
+    await create_topic(kafka_bootstrap, f"file_{suffix}", 1)
+    async with started_emulator() as emulator:
+        write_connector(configs, "file-sink", diffusion_sink_config(emulator.url, f"file_{suffix}", root + "/file/${key}"))
+        env = {"STREAMAPP_API_TOKEN": TOKEN, "STREAMAPP_STATUS_INTERVAL": "0.5"}
+        workers = [make_worker(kafka_bootstrap, configs, workdir, app_id=app_id, env=env) for _ in range(2)]
+        for worker in workers:
+            await worker.start()
+        try:
+            for worker in workers:
+                await worker.wait_ready()
+            yield Stack(workers, emulator, kafka_bootstrap, topic, root, configs, workdir, app_id)
+        finally:
+            for worker in workers:
+                if worker.returncode is None:
+                    await worker.stop()
+            for worker in workers:
+                assert TOKEN not in worker.output
+                assert f'"{DIFFUSION_PASSWORD}"' not in worker.output
+
+
+def _patch_requests(monkeypatch):
+    """kafka-connect-py calls requests.get/post/... without headers: add the bearer token to each."""
+    for method in ("get", "post", "put", "delete", "patch"):
+        original = getattr(requests, method)
+
+        def call(*args, _original=original, **kwargs):
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), **AUTH}
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(requests, method, call)
+
+
+@pytest.fixture
+def authed(monkeypatch):
+    _patch_requests(monkeypatch)
+
+
+async def test_create_answers_201_with_location_then_409_for_the_same_name(stack, authed):
+    payload = {"name": NAME, "config": stack.config("a/${key}")}
+    status, body, headers = await stack.call("POST", "/connectors", json=payload)
+    assert status == 201, body
+    assert headers["Location"].endswith(f"/connectors/{NAME}")
+    assert body["name"] == NAME and body["type"] == "sink" and body["tasks"] == []
+    assert body["config"]["diffusion.password"] == "[hidden]"
+    assert body["config"]["diffusion.destination"] == f"{stack.root}/a/${{key}}"
+
+    with pytest.raises(requests.HTTPError) as taken:
+        await asyncio.to_thread(stack.client(1).create_connector, payload)
+    assert taken.value.response.status_code == 409
+    assert taken.value.response.json() == {"error_code": 409, "message": f"Connector {NAME} already exists"}
+
+
+async def test_a_created_connector_delivers_within_15s_and_every_worker_lists_it(stack, authed):
+    await produce(stack.bootstrap, stack.topic, [(f"k{i}".encode(), json.dumps({"n": i}).encode()) for i in range(5)])
+    await stack.wait(
+        lambda: _async(all(stack.value(f"a/k{i}") == {"n": i} for i in range(5))), DELIVERY, "delivery to a/k*"
+    )
+    for i in (0, 1):
+        names = await asyncio.to_thread(stack.client(i).list_connectors)
+        assert sorted(names) == [NAME, "file-sink"], i
+        config = await asyncio.to_thread(stack.client(i).get_connector_config, NAME)
+        assert config["diffusion.password"] == "[hidden]"
+
+
+async def test_validate_attaches_each_error_to_its_key(stack, authed):
+    client = stack.client()
+    config = stack.config("v/${key}")
+    del config["diffusion.url"]
+    config["name"] = "v"
+    infos = await asyncio.to_thread(client.validate_connector_config, "DiffusionSinkConnector", config)
+    assert infos["name"] == "com.diffusiondata.connect.diffusion.sink.DiffusionSinkConnector"
+    assert infos["error_count"] == 1
+    by_name = {c["definition"]["name"]: c for c in infos["configs"]}
+    url = by_name["diffusion.url"]
+    assert url["value"]["errors"] and "required" in url["value"]["errors"][0]
+    assert url["definition"]["required"] is True and url["definition"]["type"] == "STRING"
+    assert by_name["diffusion.password"]["definition"]["type"] == "PASSWORD"
+    assert by_name["diffusion.password"]["value"]["value"] == "[hidden]"
+    assert by_name["topics"]["value"]["value"] == stack.topic
+    assert {"Common", "Error Handling"} <= set(infos["groups"])
+    for entry in infos["configs"]:
+        assert entry["definition"]["importance"] in ("HIGH", "MEDIUM", "LOW")
+        assert entry["definition"]["width"] in ("SHORT", "MEDIUM", "LONG", "NONE")
+    assert json.dumps(DIFFUSION_PASSWORD) not in json.dumps(infos)  # as a value
+
+    config = {**stack.config("v/x"), "name": "v"}
+    valid = await asyncio.to_thread(client.validate_connector_config, "DiffusionSinkConnector", config)
+    assert valid["error_count"] == 0 and not any(c["value"]["errors"] for c in valid["configs"])
+
+    status, body, _ = await stack.call("PUT", "/connector-plugins/DiffusionSinkConnector/config/validate", json={})
+    assert status == 400 and body["error_code"] == 400 and "connector.class" in body["message"]
+
+
+async def test_update_uses_the_new_destination_within_15s(stack, authed):
+    result = await asyncio.to_thread(stack.client(1).update_connector, NAME, stack.config("b/${key}"))
+    assert result["config"]["diffusion.destination"] == f"{stack.root}/b/${{key}}"
+    await produce(stack.bootstrap, stack.topic, [(b"u0", b'{"u": 0}')])
+    await stack.wait(lambda: _async(stack.value("b/u0") == {"u": 0}), DELIVERY, "delivery to the new destination")
+    assert stack.value("a/u0") is None
+
+
+async def test_stop_leaves_no_task_and_nothing_is_read_or_delivered(stack, authed):
+    status, body, _ = await stack.call("PUT", f"/connectors/{NAME}/stop")
+    assert (status, body) == (204, None)
+    status, _, _ = await stack.call("PUT", f"/connectors/{NAME}/stop")  # idempotent
+    assert status == 204
+
+    async def stopped():
+        states = []
+        for i in (0, 1):
+            state = await asyncio.to_thread(stack.client(i).get_connector_status, NAME)
+            states.append((state["connector"]["state"], state["tasks"]))
+        return states == [("STOPPED", [])] * 2
+
+    await stack.wait(stopped, what="STOPPED on both workers")
+    expected = {
+        "offsets": [{"partition": {"kafka_topic": stack.topic, "kafka_partition": 0}, "offset": {"kafka_offset": 6}}]
+    }
+
+    async def settled():  # the last delivered offset reaches every worker's table within moments
+        status, body, _ = await stack.call("GET", f"/connectors/{NAME}/offsets")
+        assert status == 200
+        return body == expected
+
+    await stack.wait(settled, what=f"offsets {expected}")
+    await produce(stack.bootstrap, stack.topic, [(b"s0", b'{"s": 0}')])
+    # The offsets can be altered only once no worker reads the partition: that answer proves it.
+    status, body, _ = await stack.call(
+        "PATCH",
+        f"/connectors/{NAME}/offsets",
+        json={"offsets": [{"partition": {"kafka_topic": stack.topic, "kafka_partition": 0}, "offset": {"kafka_offset": 3}}]},
+    )
+    assert (status, body) == (200, {"message": "The offsets for this connector have been altered successfully"})
+    assert stack.value("b/s0") is None, "delivered while stopped"
+    status, body, _ = await stack.call("GET", f"/connectors/{NAME}/offsets")
+    assert body["offsets"][0]["offset"] == {"kafka_offset": 3}
+
+
+async def test_resume_after_patch_delivers_those_records_again(stack, authed):
+    await asyncio.to_thread(stack.client().resume_connector, NAME)
+    await stack.wait(lambda: _async(stack.value("b/s0") == {"s": 0}), DELIVERY, "delivery after the resume")
+    for i in (3, 4):
+        assert stack.value(f"b/k{i}") == {"n": i}  # offsets 3..4 delivered again, to the current destination
+
+    async def four_delivered():
+        return await stack.delivered() == 4  # offsets 3, 4, 5 (u0) and 6 (s0)
+
+    await stack.wait(four_delivered, what="4 records delivered after the resume")
+
+
+async def test_offsets_cannot_change_unless_stopped_and_delete_resets(stack, authed):
+    status, body, _ = await stack.call("DELETE", f"/connectors/{NAME}/offsets")
+    assert status == 400 and body["error_code"] == 400 and "STOPPED" in body["message"]
+    await stack.call("PUT", f"/connectors/{NAME}/stop")
+    status, body, _ = await stack.call("DELETE", f"/connectors/{NAME}/offsets")
+    assert (status, body) == (200, {"message": "The offsets for this connector have been reset successfully"})
+    status, body, _ = await stack.call("GET", f"/connectors/{NAME}/offsets")
+    assert body["offsets"][0]["offset"] == {"kafka_offset": 0}
+
+
+async def test_file_connectors_cannot_be_changed_or_deleted_or_taken(stack, authed):
+    for method, path, kwargs in (
+        ("PUT", "/connectors/file-sink/config", {"json": stack.config("x")}),
+        ("DELETE", "/connectors/file-sink", {}),
+    ):
+        status, body, _ = await stack.call(method, path, **kwargs)
+        assert status == 409 and body["error_code"] == 409, body
+        assert "file-sink.json" in body["message"] and "STREAMAPP_CONNECTORS" in body["message"]
+    status, body, _ = await stack.call("POST", "/connectors", json={"name": "file-sink", "config": stack.config("x")})
+    assert (status, body) == (409, {"error_code": 409, "message": "Connector file-sink already exists"})
+
+
+async def test_error_codes_and_bodies(stack, authed):
+    status, body, _ = await stack.call("GET", "/connectors/nope/offsets")
+    assert (status, body) == (404, {"error_code": 404, "message": "Connector nope not found"})
+    status, body, _ = await stack.call("DELETE", "/connectors/nope")
+    assert (status, body) == (404, {"error_code": 404, "message": "Connector nope not found"})
+    bad = stack.config("x")
+    del bad["diffusion.destination"]
+    bad["diffusion.max.in.flight"] = "many"
+    status, body, _ = await stack.call("POST", "/connectors", json={"name": "bad", "config": bad})
+    assert status == 400 and body["error_code"] == 400
+    assert "contains the following 2 error(s)" in body["message"]
+    assert "diffusion.destination" in body["message"] and "diffusion.max.in.flight" in body["message"]
+    assert DIFFUSION_PASSWORD not in body["message"]
+    status, body, _ = await stack.call("PUT", "/connectors/one/config", json={**stack.config("x"), "name": "two"})
+    assert status == 400 and "doesn't match connector name in the URL (one)" in body["message"]
+    status, body, _ = await stack.call("POST", "/connectors", json={"name": "s", "config": stack.config("x"), "initial_state": "MAYBE"})
+    assert status == 400 and "initial_state" in body["message"]
+    for method, path in (("POST", "/connectors"), ("PUT", f"/connectors/{NAME}/config"), ("DELETE", f"/connectors/{NAME}"),
+                         ("PUT", f"/connectors/{NAME}/stop"), ("PATCH", f"/connectors/{NAME}/offsets"),
+                         ("DELETE", f"/connectors/{NAME}/offsets"), ("PUT", f"/connectors/{NAME}/topics/reset"),
+                         ("PUT", "/connector-plugins/DiffusionSinkConnector/config/validate")):  # fmt: skip
+        status, body, _ = await stack.call(method, path, headers={}, json={})
+        assert status == 401 and body["error_code"] == 401, (method, path)
+
+
+async def test_created_stopped_connector_and_a_restarted_worker_keeps_api_connectors(stack, authed):
+    payload = {"name": "api-second", "config": stack.config("c/${key}"), "initial_state": "STOPPED"}
+    status, body, _ = await stack.call("POST", "/connectors", json=payload, i=1)
+    assert status == 201, body
+    status, state, _ = await stack.call("GET", "/connectors/api-second/status")
+    assert state["connector"]["state"] == "STOPPED" and state["tasks"] == []
+
+    worker = stack.workers[1]
+    assert await worker.stop() == 0
+    await worker.start()
+    await worker.wait_ready()
+    names = await asyncio.to_thread(stack.client(1).list_connectors)
+    assert sorted(names) == ["api-second", NAME, "file-sink"]
+    _, state, _ = await stack.call("GET", "/connectors/api-second/status", i=1)
+    assert state["connector"]["state"] == "STOPPED"
+    await asyncio.to_thread(stack.client(1).resume_connector, "api-second")
+    await produce(stack.bootstrap, stack.topic, [(b"r0", b'{"r": 0}')])
+    await stack.wait(lambda: _async(stack.value("c/r0") == {"r": 0}), DELIVERY, "the resumed API connector delivers")
+
+
+async def test_delete_removes_the_connector_from_every_worker(stack, authed):
+    for name in (NAME, "api-second"):
+        await asyncio.to_thread(stack.client().delete_connector, name)
+
+    async def gone():
+        for i in (0, 1):
+            names = await asyncio.to_thread(stack.client(i).list_connectors)
+            if names != ["file-sink"]:
+                return False
+            status, _, _ = await stack.call("GET", f"/connectors/{NAME}/status", i=i)
+            if status != 404:
+                return False
+        return True
+
+    await stack.wait(gone, what="deleted on both workers")
+    for worker in stack.workers:
+        await worker.wait_for(r"connector 'api-sink' deleted", timeout=DELIVERY)
+
+
+async def _async(value):
+    return value
