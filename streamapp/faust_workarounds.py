@@ -58,7 +58,8 @@ REST API must start or stop its agents and timers at runtime and change what the
 * Stopping: the tasks are cancelled, each agent is stopped (Faust cancels its actor; the sink's
   ``finally`` finishes its deliveries in flight and closes its client) and removed from
   ``app.agents``; the stream channels Faust's topic conductor feeds for it are discarded from the
-  conductor, and the records still queued for them are released (unacked: the committed offset
+  conductor (found by their root channel, the agent's: a ``Topic`` clone lost its root, since
+  ``Topic.__init__`` does not pass ``root`` on to ``Channel.__init__``; it is kept now), and the records still queued for them are released (unacked: the committed offset
   never passes them) so that Faust's next rebalance does not wait for them.
 * Faust's conductor resubscribes 45 s after a change (``_resubscribe_sleep_lock_seconds``, to
   coalesce agents restarting together), drops a change made during a rebalance, and indexes a new
@@ -68,6 +69,16 @@ REST API must start or stop its agents and timers at runtime and change what the
   ``Subscription`` object), so the change goes through a normal rebalance: in-flight records are
   waited for, acked offsets are committed, partitions are assigned to the workers that read them
   and read again from the committed offset.
+* The conductor checks that no rebalance is under way *before* its delay, not after it: a
+  rebalance begun meanwhile (another worker's change) had its table recovery seek partitions of a
+  subscription ``subscribe()`` had just replaced (aiokafka asserts the assignment is not None),
+  and Faust's recovery crashed the worker. ``subscribe()`` now waits until the app's rebalance,
+  recovery included, has ended (Faust clears ``app.rebalancing`` once the flow resumes). It also
+  stops the flow first, as a rebalance does: Faust's fetch loop asks aiokafka for the high water
+  mark of each record's partition, which asserts the partition is assigned, and the records
+  fetched before ``subscribe()`` are not (the flow resumes once the rebalance it causes is over).
+  A subscription change while the worker shuts down is dropped (it only made the group rebalance
+  once more, and the shutdown waited for that rebalance).
 
 **Offsets of partitions nobody reads** (:func:`commit_offsets`). Altering a stopped sink's offsets
 (``PATCH /connectors/{name}/offsets``) means committing offsets of partitions that are no longer
@@ -165,8 +176,49 @@ def _raise_root_logger_to_its_handlers() -> None:
         root.setLevel(min(levels))
 
 
+def _patch_topic_root() -> None:
+    from faust.topics import Topic
+
+    original = Topic.__init__
+    if getattr(original, "__streamapp__", False):
+        return
+
+    def __init__(self: Any, *args: Any, root: Any = None, **kwargs: Any) -> None:
+        original(self, *args, root=root, **kwargs)
+        if root is not None and self._root is None:  # Topic.__init__ does not pass it on to Channel's
+            self._root = root
+
+    __init__.__streamapp__ = True  # type: ignore[attr-defined]
+    __init__.__wrapped__ = original  # type: ignore[attr-defined]
+    Topic.__init__ = __init__
+
+
+def _patch_subscribe_after_rebalance() -> None:
+    from faust.transport.consumer import ThreadDelegateConsumer
+
+    original = ThreadDelegateConsumer.subscribe
+    if getattr(original, "__streamapp__", False):
+        return
+
+    async def subscribe(self: Any, topics: Any) -> None:
+        # See the module doc: a table recovery must not lose its assignment.
+        while self.app.rebalancing and not self.should_stop:
+            await asyncio.sleep(0.1)
+        if self.should_stop:
+            return  # shutting down: a new subscription would only make the group rebalance once more
+        if self.assignment():
+            self.stop_flow()  # the fetch loop must not ask for a partition of the replaced subscription
+        await original(self, topics)
+
+    subscribe.__streamapp__ = True  # type: ignore[attr-defined]
+    subscribe.__wrapped__ = original  # type: ignore[attr-defined]
+    ThreadDelegateConsumer.subscribe = subscribe
+
+
 def install(app: Any, *, fetch_max_wait_ms: int | None = None) -> None:
     _patch_static_rejoin()
+    _patch_topic_root()
+    _patch_subscribe_after_rebalance()
     app.topics._resubscribe_sleep_lock_seconds = RESUBSCRIBE_DELAY  # an instance attribute: this app only
 
     @app.on_rebalance_complete.connect
@@ -308,8 +360,9 @@ def _discard_channels(app: Any, root: Any) -> None:
         queue.clear()
 
 
-def subscription_stale(app: Any) -> bool:
-    """The conductor's index differs from its channels: a change not applied to the subscription yet."""
+def subscription_stale(app: Any, roots: set[Any]) -> bool:
+    """The conductor's index differs from its channels (a change not applied to the subscription yet),
+    or a channel of the agents whose channels are ``roots`` is not fed its assigned partitions."""
     conductor = app.topics
     channels = set(conductor._topics)
     indexed = {c for subscribers in conductor._topic_name_index.values() for c in subscribers}
@@ -320,6 +373,8 @@ def subscription_stale(app: Any) -> bool:
     except Exception:  # noqa: BLE001 -- no consumer yet
         return False
     for channel in channels:  # a new channel of an already subscribed topic is indexed at a rebalance
+        if (channel._root or channel) not in roots:
+            continue
         for tp in assignment:
             if tp.topic in _channel_topics(channel) and channel not in conductor._tp_index.get(tp, ()):
                 return True

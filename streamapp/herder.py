@@ -202,7 +202,8 @@ class Herder:
             for name, loaded in wanted.items():
                 if name not in self._installed:
                     await self._start(name, loaded)
-            if faust_workarounds.subscription_stale(self.app) and not self.app.rebalancing:
+            roots = {agent.channel for installed in self._installed.values() for agent in installed.agents}
+            if faust_workarounds.subscription_stale(self.app, roots) and not self.app.rebalancing:
                 faust_workarounds.resubscribe(self.app)
 
     def _why_stopped(self, name: str) -> str:

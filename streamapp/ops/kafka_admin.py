@@ -76,7 +76,7 @@ class KafkaAdmin:
             for described in response.to_object()["groups"]:
                 if described["group"] != group:
                     continue
-                state = described["group_state"]
+                state = described["state"]
                 for member in described["members"]:
                     data = member["member_assignment"]
                     if not data:
