@@ -112,7 +112,9 @@ async def run(broker, uri: str, workers: int, n: int, tmp: Path, server_pid: int
         await control(procs[0], "pause")
         while [(await my_status(p))["state"] for p in procs] != ["PAUSED"] * workers:
             if time.perf_counter() > deadline:
-                raise TimeoutError(f"the connector was never paused on every worker: {[await my_status(p) for p in procs]}")
+                raise TimeoutError(
+                    f"the connector was never paused on every worker: {[await my_status(p) for p in procs]}"
+                )
             await asyncio.sleep(0.2)
         await produce(broker.bootstrap, [topic], n, partitions=PARTITIONS)
         pids = {"workers": [p.pid for p in procs], "coap server": [server_pid], "broker": [broker.pid],
