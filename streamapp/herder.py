@@ -24,16 +24,21 @@ table keeps what was delivered since the last commit from being delivered again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import faust_workarounds
+from . import connector_offsets, faust_workarounds
+from .config import validate as validation
 from .config.files import RawConnectorConfig
 from .config.loader import LoadedConnector, load_connector
-from .config.store import ConfigStore, TargetState
-from .errors import ConfigErrors
+from .config.store import ConfigStore, StoreUnavailable, TargetState
+from .core import registry
+from .errors import ConfigErrors, RequestRefused
+from .kafka_admin import KafkaAdmin
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -43,6 +48,7 @@ __all__ = ["API_SOURCE", "Herder", "Broken"]
 logger = logging.getLogger(__name__)
 
 API_SOURCE = "REST API"  # LoadedConnector.source of connectors from the config topic
+INITIAL_STATES: dict[str, TargetState] = {"RUNNING": "STARTED", "PAUSED": "PAUSED", "STOPPED": "STOPPED"}
 # The Diffusion source's table (streamapp.diffusion.source.FINGERPRINT_TABLE): created with the
 # worker, since a table created once the worker runs is never recovered.
 _SOURCE_FINGERPRINTS = "streamapp-source-fingerprints"
@@ -65,6 +71,7 @@ class Herder:
         self.worker = worker
         self.app = worker.app
         self.store = ConfigStore(worker.settings)
+        self.admin = KafkaAdmin(worker.settings)  # the cluster id, partitions and the group's offsets
         self.store.on_change = self.wake
         self.files: dict[str, LoadedConnector] = {}
         self.api: dict[str, LoadedConnector] = {}
@@ -237,3 +244,137 @@ class Herder:
         if any(self._api_raw.get(n) != e.config for n, e in self.store.connectors.items()):
             return False
         return set(self._wanted()) == set(self._installed)
+
+    # --- requests (the Connect REST API's: create, change, delete, validate, offsets) ---------------
+    # Each raises RequestRefused with Connect's status and message; nothing returned holds a password.
+
+    def masked(self, config: dict[str, Any]) -> dict[str, Any]:
+        return validation.masked(config)
+
+    def connector(self, name: str) -> LoadedConnector:
+        for loaded in self.worker.loaded:
+            if loaded.name == name:
+                return loaded
+        raise RequestRefused(404, f"Connector {name} not found")
+
+    def _refuse_file(self, name: str, what: str) -> None:
+        loaded = self.files.get(name)
+        if loaded is not None:
+            raise RequestRefused(
+                409,
+                f"Connector {name} is defined by the file {loaded.source} (STREAMAPP_CONNECTORS) and cannot be "
+                f"{what} through the REST API: change the file and restart the workers (a rolling restart)",
+            )
+
+    def _validated(self, config: dict[str, Any]) -> validation.Validation:
+        class_name = config.get("connector.class")
+        if not isinstance(class_name, str) or not class_name.strip():
+            raise RequestRefused(400, "Connector config contains no connector type: 'connector.class' is missing")
+        try:
+            registry.lookup(class_name)
+        except registry.UnknownConnectorClass as exc:
+            raise RequestRefused(400, str(exc)) from None
+        checked = validation.validate(config)
+        if checked.errors:
+            raise RequestRefused(400, validation.invalid_message(checked.errors))
+        assert checked.loaded is not None
+        plain = validation.plain_secrets(checked.loaded, config)
+        if plain:
+            logger.warning(
+                "connector %r: %s given in plain text through the REST API; it is stored as given in the config "
+                "topic %s. Prefer a config provider: ${env:NAME}, ${file:/path:key} or ${directory:/dir:file}",
+                checked.loaded.name,
+                ", ".join(plain),
+                self.store.topic,
+            )
+        return checked
+
+    def _info(self, name: str, config: dict[str, Any], kind: str) -> dict[str, Any]:
+        return {"name": name, "config": {**self.masked(config), "name": name}, "tasks": [], "type": kind}
+
+    @contextlib.contextmanager
+    def _store_call(self) -> Iterator[None]:
+        try:
+            yield
+        except StoreUnavailable as exc:
+            raise RequestRefused(503, f"The config topic is not available: {exc}") from None
+
+    async def create_connector(self, name: str, config: dict[str, Any], initial_state: Any = None) -> dict[str, Any]:
+        """``POST /connectors``: Connect's ConnectorInfo of the new connector."""
+        config = _with_name(config, name)
+        target = None
+        if initial_state is not None:
+            target = INITIAL_STATES.get(str(initial_state).upper())
+            if target is None:
+                raise RequestRefused(
+                    400, f"initial_state must be one of RUNNING, PAUSED, STOPPED (got {initial_state!r})"
+                )
+        with self._store_call():
+            await self.store.catch_up()
+            if name and (name in self.store.connectors or name in self.files):
+                raise RequestRefused(409, f"Connector {name} already exists")
+            checked = self._validated(config)
+            await self.store.put_connector(self.app.producer, name, config, target)
+        self.wake()
+        return self._info(name, config, checked.connector_type.kind)
+
+    async def put_connector_config(self, name: str, config: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        """``PUT /connectors/{name}/config``: (created, ConnectorInfo)."""
+        config = _with_name(config, name)
+        self._refuse_file(name, "changed")
+        with self._store_call():
+            await self.store.catch_up()
+            checked = self._validated(config)
+            created = name not in self.store.connectors
+            await self.store.put_connector(self.app.producer, name, config)
+        self.wake()
+        return created, self._info(name, config, checked.connector_type.kind)
+
+    async def delete_connector(self, name: str) -> None:
+        self._refuse_file(name, "deleted")
+        with self._store_call():
+            await self.store.catch_up()
+            if name not in self.store.connectors:
+                raise RequestRefused(404, f"Connector {name} not found")
+            await self.store.delete_connector(self.app.producer, name)
+        self.wake()
+
+    async def set_target(self, name: str, state: TargetState) -> None:
+        """Pause, resume or stop, for file and API connectors alike (the target state is in the config topic)."""
+        with self._store_call():
+            await self.store.put_target(self.app.producer, name, state)
+        self.wake()
+
+    def validate(self, plugin: str, config: dict[str, Any]) -> dict[str, Any]:
+        """``PUT /connector-plugins/{plugin}/config/validate``: Connect's ConfigInfos."""
+        try:
+            plugin_type = registry.lookup(plugin)
+        except registry.UnknownConnectorClass as exc:
+            raise RequestRefused(404, f"Unknown plugin {plugin}. {exc}") from None
+        class_name = config.get("connector.class")
+        if not isinstance(class_name, str) or not class_name.strip():
+            raise RequestRefused(400, "Connector config contains no connector type: 'connector.class' is missing")
+        try:
+            included = registry.lookup(class_name)
+        except registry.UnknownConnectorClass as exc:
+            raise RequestRefused(400, str(exc)) from None
+        if included is not plugin_type:
+            raise RequestRefused(400, f"Included connector type {class_name} does not match request type {plugin}")
+        return validation.config_infos(validation.validate(config))
+
+    async def offsets(self, name: str) -> list[dict[str, Any]]:
+        return await connector_offsets.read_offsets(self.worker, self.admin, self.connector(name))
+
+    async def alter_offsets(self, name: str, entries: list[Any] | None) -> str:
+        """``PATCH`` (``entries``) or ``DELETE`` (None) of the offsets; Connect's message."""
+        return await connector_offsets.alter_offsets(self.worker, self.admin, self.connector(name), entries)
+
+
+def _with_name(config: dict[str, Any], name: str) -> dict[str, Any]:
+    """Connect's checkAndPutConnectorConfigName: a name in the config must be the connector's."""
+    included = config.get("name")
+    if included is not None and str(included) != name:
+        raise RequestRefused(
+            400, f"Connector name configuration ({included}) doesn't match connector name in the URL ({name})"
+        )
+    return {**config, "name": name}

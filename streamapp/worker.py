@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .config.loader import LoadedConnector, load_connectors
+from .errors import RequestRefused
 
 if TYPE_CHECKING:
     import faust
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from .core.contract import Connector
     from .settings import WorkerSettings
 
-__all__ = ["DELIVERED_OFFSETS_TABLE", "Worker"]
+__all__ = ["DELIVERED_OFFSETS_TABLE", "RequestRefused", "Worker"]  # RequestRefused: what ops answers
 
 logger = logging.getLogger(__name__)
 

@@ -44,6 +44,6 @@ def install_ops(worker: Worker) -> ClusterStatus:
 
     @app.on_before_shutdown.connect
     async def _close_admin(sender: object, **_: object) -> None:
-        await api.admin.close()
+        await worker.herder.admin.close()
 
     return cluster

@@ -15,18 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from streamapp.config.store import StoreUnavailable, TargetState
-from streamapp.core import registry
+import streamapp.core.registry as connector_types
+from streamapp.worker import RequestRefused
 
-from . import connect_offsets, connect_validate, health
 from . import connect_shapes as shapes
-from .kafka_admin import KafkaAdmin
+from . import health
 from .metrics import CONTENT_TYPE_LATEST, render
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from streamapp.config.loader import LoadedConnector
     from streamapp.worker import Worker
 
     from .cluster_status import ClusterStatus
@@ -34,17 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["ConnectApi", "add_routes", "connect_errors"]
 
 logger = logging.getLogger(__name__)
-
-_INITIAL_STATES: dict[str, TargetState] = {"RUNNING": "STARTED", "PAUSED": "PAUSED", "STOPPED": "STOPPED"}
-
-
-class ApiError(Exception):
-    """An answer in Connect's error shape: ``{"error_code": status, "message": ...}``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -55,19 +42,22 @@ def _error(status: int, message: str) -> web.Response:
 async def connect_errors(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
         return await handler(request)
-    except ApiError as exc:
+    except RequestRefused as exc:
         return _error(exc.status, exc.message)
-    except connect_offsets.OffsetsError as exc:
-        return _error(exc.status, exc.message)
-    except StoreUnavailable as exc:
-        return _error(503, f"The config topic is not available: {exc}")
 
 
 async def _json_body(request: web.Request) -> Any:
     try:
         return json.loads(await request.read() or b"null")
     except ValueError as exc:
-        raise ApiError(400, f"The request body is not valid JSON: {exc}") from None
+        raise RequestRefused(400, f"The request body is not valid JSON: {exc}") from None
+
+
+async def _config_body(request: web.Request) -> dict[str, Any]:
+    config = await _json_body(request)
+    if not isinstance(config, dict):
+        raise RequestRefused(400, "The request body must be the connector config: a JSON object of keys and values")
+    return config
 
 
 class ConnectApi:
@@ -78,11 +68,9 @@ class ConnectApi:
         self.app = worker.app
         self.settings = worker.settings
         self.herder = worker.herder
-        self.store = worker.herder.store
         self.cluster = cluster
         self.sensor = sensor
         self.registry = registry
-        self.admin = KafkaAdmin(worker.settings)
 
     # --- helpers ------------------------------------------------------------------------------------
 
@@ -99,7 +87,7 @@ class ConnectApi:
             for c in self.worker.loaded
         ]
         for broken in self.herder.broken.values():
-            views.append(_broken_view(broken))
+            views.append(_broken_view(broken, self.herder.masked(broken.config)))
         return sorted(views, key=lambda v: v.name)
 
     def view(self, request: web.Request) -> shapes.ConnectorView:
@@ -107,13 +95,7 @@ class ConnectApi:
         for view in self.views():
             if view.name == name:
                 return view
-        raise ApiError(404, f"Connector {name} not found")
-
-    def loaded(self, name: str) -> LoadedConnector:
-        for loaded in self.worker.loaded:
-            if loaded.name == name:
-                return loaded
-        raise ApiError(404, f"Connector {name} not found")
+        raise RequestRefused(404, f"Connector {name} not found")
 
     def paused(self, name: str) -> bool:
         return self.cluster.target(name)["paused"]
@@ -130,7 +112,7 @@ class ConnectApi:
         from streamapp import __version__
 
         try:
-            cluster_id = await self.admin.cluster_id()
+            cluster_id = await self.herder.admin.cluster_id()
         except Exception as exc:  # noqa: BLE001 -- Kafka unreachable: say so, keep answering
             logger.warning("cannot read the Kafka cluster id: %s", exc)
             cluster_id = None
@@ -171,23 +153,20 @@ class ConnectApi:
         return web.json_response(shapes.connector_topics(view, self.cluster.workers()))
 
     async def get_offsets(self, request: web.Request) -> web.Response:
-        loaded = self.loaded(request.match_info["name"])
-        offsets = await connect_offsets.read_offsets(self.worker, self.admin, loaded)
-        return web.json_response({"offsets": offsets})
+        return web.json_response({"offsets": await self.herder.offsets(request.match_info["name"])})
 
     async def plugins(self, request: web.Request) -> web.Response:
         from streamapp import __version__
 
         return web.json_response(
-            [{"class": t.class_name, "type": t.kind, "version": __version__} for t in registry.registered()]
+            [{"class": t.class_name, "type": t.kind, "version": __version__} for t in connector_types.registered()]
         )
 
     # --- Connect paths: target states ---------------------------------------------------------------
 
-    async def _set_target(self, request: web.Request, state: TargetState) -> str:
+    async def _set_target(self, request: web.Request, state: str) -> str:
         name = self.view(request).name
-        await self.store.put_target(self.app.producer, name, state)
-        self.herder.wake()
+        await self.herder.set_target(name, state)  # type: ignore[arg-type]
         self.cluster.apply()  # pause/resume on this worker at once; the others within half a second
         return name
 
@@ -232,129 +211,41 @@ class ConnectApi:
         self.cluster.apply()
         return web.Response(status=202)
 
-    # --- Connect paths: creating, changing, deleting ------------------------------------------------
-
-    def _refuse_file(self, name: str, what: str) -> None:
-        loaded = self.herder.defined_by_file(name)
-        if loaded is not None:
-            raise ApiError(
-                409,
-                f"Connector {name} is defined by the file {loaded.source} (STREAMAPP_CONNECTORS) and cannot be "
-                f"{what} through the REST API: change the file and restart the workers (a rolling restart)",
-            )
-
-    def _validated(self, config: dict[str, Any]) -> connect_validate.Validation:
-        class_name = config.get("connector.class")
-        if not isinstance(class_name, str) or not class_name.strip():
-            raise ApiError(400, "Connector config contains no connector type: 'connector.class' is missing")
-        try:
-            registry.lookup(class_name)
-        except registry.UnknownConnectorClass as exc:
-            raise ApiError(400, str(exc)) from None
-        validation = connect_validate.validate(config)
-        if validation.errors:
-            raise ApiError(400, connect_validate.invalid_message(validation.errors))
-        assert validation.loaded is not None
-        plain = connect_validate.plain_secrets(validation.loaded, config)
-        if plain:
-            logger.warning(
-                "connector %r: %s given in plain text through the REST API; it is stored as given in the config "
-                "topic %s. Prefer a config provider: ${env:NAME}, ${file:/path:key} or ${directory:/dir:file}",
-                validation.loaded.name,
-                ", ".join(plain),
-                self.store.topic,
-            )
-        return validation
-
-    def _info(self, name: str, config: dict[str, Any], kind: str) -> dict[str, Any]:
-        masked = _masked(config)
-        return {"name": name, "config": {**masked, "name": name}, "tasks": [], "type": kind}
+    # --- Connect paths: creating, changing, deleting, validating, offsets (see streamapp.herder) --
 
     async def create(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
         if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
-            raise ApiError(400, 'The request body must be {"name": ..., "config": {...}}')
+            raise RequestRefused(400, 'The request body must be {"name": ..., "config": {...}}')
         name = str(body.get("name") or "").strip()
-        config = dict(body["config"])
-        _put_name(config, name)
-        initial = body.get("initial_state")
-        target = None
-        if initial is not None:
-            target = _INITIAL_STATES.get(str(initial).upper())
-            if target is None:
-                raise ApiError(400, f"initial_state must be one of RUNNING, PAUSED, STOPPED (got {initial!r})")
-        await self.store.catch_up()
-        if name and (name in self.store.connectors or self.herder.defined_by_file(name) is not None):
-            raise ApiError(409, f"Connector {name} already exists")
-        validation = self._validated(config)
-        await self.store.put_connector(self.app.producer, name, config, target)
-        self.herder.wake()
-        return web.json_response(
-            self._info(name, config, validation.connector_type.kind),
-            status=201,
-            headers={"Location": f"/connectors/{name}"},
-        )
+        info = await self.herder.create_connector(name, body["config"], body.get("initial_state"))
+        return web.json_response(info, status=201, headers={"Location": f"/connectors/{name}"})
 
     async def put_config(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        config = await _json_body(request)
-        if not isinstance(config, dict):
-            raise ApiError(400, "The request body must be the connector config: a JSON object of keys and values")
-        config = dict(config)
-        _put_name(config, name)
-        self._refuse_file(name, "changed")
-        await self.store.catch_up()
-        validation = self._validated(config)
-        created = name not in self.store.connectors
-        await self.store.put_connector(self.app.producer, name, config)
-        self.herder.wake()
-        response = self._info(name, config, validation.connector_type.kind)
+        created, info = await self.herder.put_connector_config(name, await _config_body(request))
         if created:
-            return web.json_response(response, status=201, headers={"Location": f"/connectors/{name}"})
-        return web.json_response(response)
+            return web.json_response(info, status=201, headers={"Location": f"/connectors/{name}"})
+        return web.json_response(info)
 
     async def delete(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        self._refuse_file(name, "deleted")
-        await self.store.catch_up()
-        if name not in self.store.connectors:
-            raise ApiError(404, f"Connector {name} not found")
-        await self.store.delete_connector(self.app.producer, name)
-        self.herder.wake()
+        await self.herder.delete_connector(request.match_info["name"])
         return web.Response(status=204)
 
     async def validate(self, request: web.Request) -> web.Response:
-        plugin = request.match_info["plugin"]
-        config = await _json_body(request)
-        if not isinstance(config, dict):
-            raise ApiError(400, "The request body must be the connector config: a JSON object of keys and values")
-        try:
-            plugin_type = registry.lookup(plugin)
-        except registry.UnknownConnectorClass as exc:
-            raise ApiError(404, f"Unknown plugin {plugin}. {exc}") from None
-        class_name = config.get("connector.class")
-        if not isinstance(class_name, str) or not class_name.strip():
-            raise ApiError(400, "Connector config contains no connector type: 'connector.class' is missing")
-        try:
-            included = registry.lookup(class_name)
-        except registry.UnknownConnectorClass as exc:
-            raise ApiError(400, str(exc)) from None
-        if included is not plugin_type:
-            raise ApiError(400, f"Included connector type {class_name} does not match request type {plugin}")
-        return web.json_response(connect_validate.config_infos(connect_validate.validate(config)))
+        config = await _config_body(request)
+        return web.json_response(self.herder.validate(request.match_info["plugin"], config))
 
     async def alter_offsets(self, request: web.Request) -> web.Response:
-        loaded = self.loaded(request.match_info["name"])
         body = await _json_body(request)
         entries = body.get("offsets") if isinstance(body, dict) else None
         if not isinstance(entries, list) or not entries:
-            raise ApiError(400, "Partitions / offsets need to be provided for an alter offsets request")
-        message = await connect_offsets.alter_offsets(self.worker, self.admin, loaded, entries)
+            raise RequestRefused(400, "Partitions / offsets need to be provided for an alter offsets request")
+        message = await self.herder.alter_offsets(request.match_info["name"], entries)
         return web.json_response({"message": message})
 
     async def reset_offsets(self, request: web.Request) -> web.Response:
-        loaded = self.loaded(request.match_info["name"])
-        message = await connect_offsets.alter_offsets(self.worker, self.admin, loaded, None)
+        message = await self.herder.alter_offsets(request.match_info["name"], None)
         return web.json_response({"message": message})
 
     # --- streamapp's own ----------------------------------------------------------------------------
@@ -381,41 +272,17 @@ class ConnectApi:
         return web.Response(body=render(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def _put_name(config: dict[str, Any], name: str) -> None:
-    """Connect's checkAndPutConnectorConfigName: a name in the config must be the connector's."""
-    included = config.get("name")
-    if included is not None and str(included) != name:
-        raise ApiError(
-            400, f"Connector name configuration ({included}) doesn't match connector name in the URL ({name})"
-        )
-    config["name"] = name
-
-
-def _masked(config: dict[str, Any]) -> dict[str, Any]:
-    """A config as given, with every password hidden (by its type where known, else by its name)."""
-    from streamapp.config.loader import looks_secret
-    from streamapp.config.types import HIDDEN
-
-    secret: set[str] = set()
+def _broken_view(broken: Any, masked: dict[str, Any]) -> shapes.ConnectorView:
     try:
-        ctype = registry.lookup(str(config.get("connector.class", "")))
-        secret = ctype.config_model.secret_keys()
-    except registry.UnknownConnectorClass:
-        pass
-    return {k: (HIDDEN if k in secret or looks_secret(k) else v) for k, v in config.items()}
-
-
-def _broken_view(broken: Any) -> shapes.ConnectorView:
-    try:
-        ctype = registry.lookup(str(broken.config.get("connector.class", "")))
+        ctype = connector_types.lookup(str(broken.config.get("connector.class", "")))
         kind, class_name = ctype.kind, ctype.class_name
-    except registry.UnknownConnectorClass:
+    except connector_types.UnknownConnectorClass:
         kind, class_name = "sink", str(broken.config.get("connector.class", ""))
     return shapes.ConnectorView(
         name=broken.name,
         kind=kind,
         class_name=class_name,
-        config={k: str(v) for k, v in _masked(broken.config).items()},
+        config={k: str(v) for k, v in masked.items()},
         trace=f"the connector's config does not load on this worker:\n{broken.errors}",
     )
 

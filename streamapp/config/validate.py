@@ -12,15 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from streamapp.config.definitions import KeyDefinition, connector_definitions
-from streamapp.config.files import RawConnectorConfig
-from streamapp.config.loader import LoadedConnector, load_connector, looks_secret
-from streamapp.config.providers import has_placeholder
-from streamapp.config.types import HIDDEN
-from streamapp.core import registry
-from streamapp.errors import ConfigError, ConfigErrors
+from ..core import registry
+from ..errors import ConfigError, ConfigErrors
+from .definitions import KeyDefinition, connector_definitions
+from .files import RawConnectorConfig
+from .loader import LoadedConnector, load_connector, looks_secret
+from .providers import has_placeholder
+from .types import HIDDEN
 
-__all__ = ["Validation", "config_infos", "invalid_message", "plain_secrets", "validate"]
+__all__ = ["Validation", "config_infos", "invalid_message", "masked", "plain_secrets", "validate"]
 
 SOURCE = "REST API"
 
@@ -129,3 +129,13 @@ def plain_secrets(loaded: LoadedConnector, props: dict[str, Any]) -> list[str]:
         if isinstance(value, str) and value and not has_placeholder(value):
             out.append(key)
     return out
+
+
+def masked(config: dict[str, Any]) -> dict[str, Any]:
+    """A config as given, with every password hidden (by its type where known, else by its name)."""
+    secret: set[str] = set()
+    try:
+        secret = registry.lookup(str(config.get("connector.class", ""))).config_model.secret_keys()
+    except registry.UnknownConnectorClass:
+        pass
+    return {k: (HIDDEN if k in secret or looks_secret(k) else v) for k, v in config.items()}

@@ -27,16 +27,16 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
-from streamapp import faust_workarounds
-from streamapp.core.offsets import DeliveredOffsets
+from . import faust_workarounds
+from .core.offsets import DeliveredOffsets
+from .errors import RequestRefused
 
 if TYPE_CHECKING:
-    from streamapp.config.loader import LoadedConnector
-    from streamapp.worker import Worker
-
+    from .config.loader import LoadedConnector
     from .kafka_admin import KafkaAdmin
+    from .worker import Worker
 
-__all__ = ["ALTERED", "OffsetsError", "RESET", "alter_offsets", "read_offsets"]
+__all__ = ["ALTERED", "RESET", "alter_offsets", "read_offsets"]
 
 ALTERED = "The offsets for this connector have been altered successfully"
 RESET = "The offsets for this connector have been reset successfully"
@@ -44,15 +44,8 @@ FINGERPRINT_TABLE = "streamapp-source-fingerprints"  # streamapp.diffusion.sourc
 _RELEASE_WAIT = 30.0  # s for the group to let go of a stopped sink's partitions
 
 
-class OffsetsError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def _not_stopped(name: str) -> OffsetsError:
-    return OffsetsError(
+def _not_stopped(name: str) -> RequestRefused:
+    return RequestRefused(
         400,
         "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the "
         f"specified connector by issuing a 'PUT' request to the '/connectors/{name}/stop' endpoint",
@@ -125,21 +118,23 @@ def _parse_sink(entries: list[Any]) -> dict[tuple[str, int], int | None]:
     for entry in entries:
         partition = entry.get("partition") if isinstance(entry, dict) else None
         if not isinstance(partition, dict):
-            raise OffsetsError(
+            raise RequestRefused(
                 400, 'Each entry needs a \'partition\' object: {"kafka_topic": ..., "kafka_partition": ...}'
             )
         topic, number = partition.get("kafka_topic"), partition.get("kafka_partition")
         if not isinstance(topic, str) or not topic:
-            raise OffsetsError(400, "Kafka topic names must be valid strings: 'kafka_topic' is missing or not a string")
+            raise RequestRefused(
+                400, "Kafka topic names must be valid strings: 'kafka_topic' is missing or not a string"
+            )
         if not isinstance(number, int) or isinstance(number, bool) or number < 0:
-            raise OffsetsError(400, "Kafka partitions must be valid non-negative integers: 'kafka_partition'")
+            raise RequestRefused(400, "Kafka partitions must be valid non-negative integers: 'kafka_partition'")
         offset = entry.get("offset")
         if offset is None:
             out[(topic, number)] = None
             continue
         value = offset.get("kafka_offset") if isinstance(offset, dict) else None
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise OffsetsError(400, "Kafka offsets must be valid non-negative integers: 'kafka_offset'")
+            raise RequestRefused(400, "Kafka offsets must be valid non-negative integers: 'kafka_offset'")
         out[(topic, number)] = value
     return out
 
@@ -160,11 +155,11 @@ async def alter_offsets(worker: Worker, admin: KafkaAdmin, loaded: LoadedConnect
         wanted = _parse_sink(entries)
     for topic, _ in wanted:
         if not _reads(loaded, topic):
-            raise OffsetsError(400, f"Connector {name} does not read the topic {topic}")
+            raise RequestRefused(400, f"Connector {name} does not read the topic {topic}")
         for other in worker.loaded:
             if other.name != name and other.type.kind == "sink" and worker.herder.target(other.name) != "STOPPED":
                 if _reads(other, topic):
-                    raise OffsetsError(
+                    raise RequestRefused(
                         400,
                         f"The topic {topic} is also read by the connector {other.name}, which is not stopped: the "
                         "committed offsets belong to the worker group; stop that connector too",
@@ -183,7 +178,7 @@ async def _wait_released(admin: KafkaAdmin, group: str, partitions: set[tuple[st
         if state in ("Stable", "Empty", "Dead") and not (held & partitions):
             return
         if loop.time() > deadline:
-            raise OffsetsError(
+            raise RequestRefused(
                 409,
                 "The connector is still being stopped: the worker group still reads its partitions or is "
                 "rebalancing; try again in a few seconds",
@@ -201,7 +196,7 @@ async def _apply_sink(worker: Worker, name: str, wanted: dict[tuple[str, int], i
     try:
         await faust_workarounds.commit_offsets(app, offsets)
     except Exception as exc:
-        raise OffsetsError(409, f"Cannot commit the offsets now ({type(exc).__name__}: {exc}); try again") from exc
+        raise RequestRefused(409, f"Cannot commit the offsets now ({type(exc).__name__}: {exc}); try again") from exc
     delivered = DeliveredOffsets(worker.delivered_offsets, name)
     for tp, offset in offsets.items():
         delivered.set(tp.topic, tp.partition, offset - 1)  # -1: nothing delivered
@@ -218,14 +213,14 @@ def _alter_source(worker: Worker, name: str, entries: list[Any] | None) -> None:
         partition = entry.get("partition") if isinstance(entry, dict) else None
         path = partition.get("diffusion.path") if isinstance(partition, dict) else None
         if not isinstance(path, str) or not path:
-            raise OffsetsError(400, "Each entry needs a 'partition' object: {\"diffusion.path\": ...}")
+            raise RequestRefused(400, "Each entry needs a 'partition' object: {\"diffusion.path\": ...}")
         offset = entry.get("offset")
         if offset is None:
             changes[path] = None
             continue
         sequence = offset.get("diffusion.sequence") if isinstance(offset, dict) else None
         if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
-            raise OffsetsError(400, 'Source offsets must be {"diffusion.sequence": a non-negative integer} or null')
+            raise RequestRefused(400, 'Source offsets must be {"diffusion.sequence": a non-negative integer} or null')
         changes[path] = sequence
     known = _fingerprints(worker, name)
     for path, sequence in changes.items():
