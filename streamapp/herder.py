@@ -19,6 +19,10 @@ recorded from ``install()``, the subscription changed through a rebalance). A co
 by a new config is stopped (deliveries in flight finish, acked offsets are committed at the
 rebalance) and started again with the new config from the committed offset; the delivered-offset
 table keeps what was delivered since the last commit from being delivered again.
+
+The herder also carries out the REST API's requests (create, change, delete, target states,
+validate, offsets), as Connect's herder does: the API layer (:mod:`streamapp.ops`) only maps them
+to routes, and each refusal is a :class:`~streamapp.errors.RequestRefused` with Connect's status.
 """
 
 from __future__ import annotations
@@ -227,23 +231,6 @@ class Herder:
         self.worker.connectors.pop(name, None)
         await faust_workarounds.stop(self.app, installed)
         logger.info("connector %r %s: its agents and clients are stopped here", name, why)
-
-    async def wait_applied(self, timeout: float = 30.0) -> None:
-        """Wait until this worker runs what the config topic says (for REST answers that follow a change)."""
-        self.wake()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            if self._lock is not None and not self._lock.locked() and self._settled():
-                return
-            await asyncio.sleep(0.05)
-
-    def _settled(self) -> bool:
-        if set(self.store.connectors) != set(self._api_raw):
-            return False
-        if any(self._api_raw.get(n) != e.config for n, e in self.store.connectors.items()):
-            return False
-        return set(self._wanted()) == set(self._installed)
 
     # --- requests (the Connect REST API's: create, change, delete, validate, offsets) ---------------
     # Each raises RequestRefused with Connect's status and message; nothing returned holds a password.
