@@ -371,6 +371,24 @@ async def test_delete_removes_the_connector_from_every_worker(stack):
     await stack.wait(gone, what="deleted on both workers")
     await stack.wait(lambda: _async(stack.workers[0].output.count("connector 'api-second' deleted") == 1), what="log")
 
+    # Its partition is left committed where it stopped: after everything it read (librdkafka's view).
+    from confluent_kafka import Consumer, TopicPartition
+
+    def committed_and_end() -> tuple[int, int]:
+        consumer = Consumer({"bootstrap.servers": stack.bootstrap, "group.id": stack.app_id})
+        try:
+            tp = TopicPartition(stack.topic, 0)
+            committed = consumer.committed([tp], timeout=30)[0].offset
+            return committed, consumer.get_watermark_offsets(tp, timeout=30)[1]
+        finally:
+            consumer.close()
+
+    async def left_at_the_end() -> bool:
+        committed, end = await asyncio.to_thread(committed_and_end)
+        return committed == end
+
+    await stack.wait(left_at_the_end, what="the group's committed offset at the end of the topic")
+
 
 async def _async(value):
     return value
