@@ -79,6 +79,13 @@ REST API must start or stop its agents and timers at runtime and change what the
   fetched before ``subscribe()`` are not (the flow resumes once the rebalance it causes is over).
   A subscription change while the worker shuts down is dropped (it only made the group rebalance
   once more, and the shutdown waited for that rebalance).
+* Faust's assignor assumes every worker subscribes to the same topics, and assigns each topic's
+  partitions to any worker. While the workers change their subscriptions one after the other, a
+  worker can be given a partition of a topic none of its agents reads (a connector stopped or
+  deleted here, not yet on the others), and its conductor had no handler for that partition:
+  ``KeyError`` in ``on_message``, the fetcher crashed, the worker stopped. Such records are now
+  left alone (not tracked, not acked: the committed offset stays below them) and read again by
+  the worker that gets the partition at the next rebalance, once every worker subscribes alike.
 
 **Offsets of partitions nobody reads** (:func:`commit_offsets`). Altering a stopped sink's offsets
 (``PATCH /connectors/{name}/offsets``) means committing offsets of partitions that are no longer
@@ -215,7 +222,41 @@ def _patch_subscribe_after_rebalance() -> None:
     ThreadDelegateConsumer.subscribe = subscribe
 
 
+class _Routes(dict):  # type: ignore[type-arg]
+    """The conductor's handler per partition, with one for partitions no channel reads here."""
+
+    def __init__(self, routes: dict[Any, Any]) -> None:
+        super().__init__(routes)
+        self.unread: set[Any] = set()
+
+    def __missing__(self, tp: Any) -> Callable[[Any], Awaitable[None]]:
+        if tp not in self.unread:
+            self.unread.add(tp)
+            logger.info(
+                "records of %s/%d reach this worker but none of its connectors reads them: left for the worker "
+                "that gets the partition at the next rebalance",
+                tp.topic,
+                tp.partition,
+            )
+        return _leave_alone
+
+
+async def _leave_alone(message: Any) -> None:
+    return None  # not tracked, so not waited for; not acked, so not committed
+
+
+def _route_unread_partitions(app: Any) -> None:
+    conductor = app.topics
+    if isinstance(conductor._tp_to_callback, _Routes):
+        return
+    conductor._tp_to_callback = _Routes(conductor._tp_to_callback)
+    # on_message bound the dict's __getitem__ when the conductor was built; the consumer, created
+    # later, takes the new one.
+    conductor.on_message = conductor._compile_message_handler()
+
+
 def install(app: Any, *, fetch_max_wait_ms: int | None = None) -> None:
+    _route_unread_partitions(app)
     _patch_static_rejoin()
     _patch_topic_root()
     _patch_subscribe_after_rebalance()

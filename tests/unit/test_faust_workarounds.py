@@ -208,3 +208,18 @@ def test_aiokafka_coordinator_still_commits_offsets_for_an_assignment():
     from aiokafka.consumer.group_coordinator import GroupCoordinator
 
     assert list(inspect.signature(GroupCoordinator.commit_offsets).parameters) == ["self", "assignment", "offsets"]
+
+
+async def test_records_of_a_partition_no_channel_reads_are_left_alone_instead_of_crashing_the_fetcher():
+    from faust.transport.conductor import Conductor
+
+    from streamapp import faust_workarounds
+
+    # Faust looks the handler up with the dict's __getitem__: a partition without one is a KeyError.
+    assert "self._tp_to_callback.__getitem__" in inspect.getsource(Conductor._compile_message_handler)
+    app = faust.App("workarounds-test-9", broker="kafka://127.0.0.1:9")
+    faust_workarounds.install(app)
+    assert app.consumer.callback == app.topics.on_message  # the consumer takes the recompiled handler
+    message = _message("nobody-reads-this", 7)
+    assert await app.topics.on_message(message) is None
+    assert message not in app.consumer._unacked_messages and not message.acked
