@@ -78,7 +78,10 @@ REST API must start or stop its agents and timers at runtime and change what the
   mark of each record's partition, which asserts the partition is assigned, and the records
   fetched before ``subscribe()`` are not (the flow resumes once the rebalance it causes is over).
   A subscription change while the worker shuts down is dropped (it only made the group rebalance
-  once more, and the shutdown waited for that rebalance).
+  once more, and the shutdown waited for that rebalance). And it commits what is acked first:
+  Faust commits only assigned partitions, and after ``subscribe()`` there are none, so the acks
+  since the last periodic commit were never committed (a deleted connector's partition stayed
+  committed behind what it had delivered).
 * Faust's assignor assumes every worker subscribes to the same topics, and assigns each topic's
   partitions to any worker. While the workers change their subscriptions one after the other, a
   worker can be given a partition of a topic none of its agents reads (a connector stopped or
@@ -215,6 +218,10 @@ def _patch_subscribe_after_rebalance() -> None:
             return  # shutting down: a new subscription would only make the group rebalance once more
         if self.assignment():
             self.stop_flow()  # the fetch loop must not ask for a partition of the replaced subscription
+            try:  # what is acked now; once the subscription is replaced, Faust commits nothing at the revoke
+                await self.commit()
+            except Exception as exc:  # noqa: BLE001 -- uncommitted acks are read again (and not delivered again)
+                logger.warning("committing before the subscription changes failed: %s", exc)
         await original(self, topics)
 
     subscribe.__streamapp__ = True  # type: ignore[attr-defined]

@@ -123,7 +123,7 @@ def test_faust_still_puts_the_root_logger_at_debug_for_its_spinner_and_the_worka
 # --- connectors added and removed at runtime (streamapp.herder) -------------------------------------
 
 
-def test_faust_topic_clones_still_lose_their_root_and_the_workaround_keeps_it():
+async def test_faust_topic_clones_still_lose_their_root_and_the_workaround_keeps_it():
     from faust.topics import Topic
 
     from streamapp import faust_workarounds
@@ -137,7 +137,7 @@ def test_faust_topic_clones_still_lose_their_root_and_the_workaround_keeps_it():
     assert clone._root is topic  # the stream channel is found by its agent's channel when it stops
 
 
-def test_recording_takes_a_connectors_agents_and_timers_out_of_fausts_startup():
+async def test_recording_takes_a_connectors_agents_and_timers_out_of_fausts_startup():
     from streamapp.faust_workarounds import recording
 
     app = faust.App("workarounds-test-6", broker="kafka://127.0.0.1:9")
@@ -158,7 +158,7 @@ def test_recording_takes_a_connectors_agents_and_timers_out_of_fausts_startup():
     assert installed.topics() == {"recorded"}
 
 
-def test_faust_conductor_still_checks_rebalancing_before_its_delay_and_keeps_its_indices():
+async def test_faust_conductor_still_checks_rebalancing_before_its_delay_and_keeps_its_indices():
     from faust.transport.conductor import Conductor
 
     source = inspect.getsource(Conductor._subscriber.fun)  # a mode ServiceTask
@@ -194,6 +194,11 @@ async def test_subscribe_waits_for_the_rebalance_to_end_and_stops_the_flow_first
 
     consumer._thread.subscribe = thread_subscribe
     consumer.assignment = lambda: {TP("a", 0)}
+
+    async def commit():
+        calls.append("commit")
+
+    consumer.commit = commit
     consumer.resume_flow()
     app.rebalancing = True
     task = asyncio.ensure_future(consumer.subscribe(["a", "b"]))
@@ -201,7 +206,8 @@ async def test_subscribe_waits_for_the_rebalance_to_end_and_stops_the_flow_first
     assert calls == []  # still rebalancing: not subscribed yet
     app.rebalancing = False
     await asyncio.wait_for(task, 5)
-    assert calls == [({"a", "b"}, False)]  # subscribed once the rebalance ended, with the flow stopped
+    # Subscribed once the rebalance ended, with the flow stopped and what was acked committed first.
+    assert calls == ["commit", ({"a", "b"}, False)]
 
 
 def test_aiokafka_coordinator_still_commits_offsets_for_an_assignment():
