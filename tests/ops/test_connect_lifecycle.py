@@ -359,6 +359,46 @@ async def test_created_stopped_connector_and_a_restarted_worker_keeps_api_connec
     await stack.wait(lambda: _async(stack.value("c/r0") == {"r": 0}), DELIVERY, "the resumed API connector delivers")
 
 
+async def test_a_source_created_over_rest_produces_and_its_offsets_reset_produces_again(stack):
+    import diffusion.datatypes as dt
+
+    from tests.connectors.test_diffusion_source import source_config
+    from tests.fixtures.diffusion import diffusion_session
+    from tests.fixtures.kafka import consume
+
+    kafka_topic, path = f"src_{stack.topic}", f"{stack.root}/src/p1"
+    await create_topic(stack.bootstrap, kafka_topic, 1)
+    config = source_config(stack.emulator.url, f"?{stack.root}/src/", kafka_topic)
+    status, body, _ = await stack.call("POST", "/connectors", json={"name": "api-source", "config": config})
+    assert status == 201 and body["type"] == "source", body
+    async with diffusion_session(stack.emulator.url) as publisher:
+        await publisher.topics.add_and_set_topic(path, dt.JSON, {"px": 1})
+        first = await consume(stack.bootstrap, kafka_topic, 1, timeout=DELIVERY)
+        assert json.loads(first[0].value) == {"px": 1}
+
+        async def kept() -> Any:
+            _, body, _ = await stack.call("GET", "/connectors/api-source/offsets")
+            return body["offsets"] or None
+
+        offsets = await stack.wait(kept, what="the source's offsets")
+        assert [o["partition"] for o in offsets] == [{"diffusion.path": path}]
+        assert set(offsets[0]["offset"]) == {"diffusion.sequence"}
+
+        await asyncio.to_thread(stack.client().stop_connector, "api-source")
+
+        async def stopped() -> bool:
+            state = await asyncio.to_thread(stack.client().get_connector_status, "api-source")
+            return state["connector"]["state"] == "STOPPED"
+
+        await stack.wait(stopped, what="the source STOPPED")
+        status, body, _ = await stack.call("DELETE", "/connectors/api-source/offsets")
+        assert (status, body) == (200, {"message": "The offsets for this connector have been reset successfully"})
+        await asyncio.to_thread(stack.client().resume_connector, "api-source")
+        again = await consume(stack.bootstrap, kafka_topic, 2, timeout=DELIVERY)  # its value produced again
+        assert [json.loads(r.value) for r in again] == [{"px": 1}, {"px": 1}]
+    await asyncio.to_thread(stack.client().delete_connector, "api-source")
+
+
 async def test_delete_removes_the_connector_from_every_worker(stack):
     end = await asyncio.to_thread(_committed_and_end, stack)
 
