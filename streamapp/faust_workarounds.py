@@ -122,6 +122,7 @@ __all__ = [
 ]
 
 RESUBSCRIBE_DELAY = 1.0  # s: Faust's conductor waits 45 s to coalesce subscription changes
+STOP_TIMEOUT = 10.0  # s for a stopped connector's tasks and agents to finish
 
 _FETCH_WAIT_ATTR = "_streamapp_fetch_max_wait_ms"
 
@@ -380,12 +381,16 @@ async def stop(app: Any, installed: Installed) -> None:
     for future in running:
         future.cancel()
     if running:
-        await asyncio.gather(*running, return_exceptions=True)
+        # Bounded: a task whose cleanup hangs (a client that does not close) must not stop the
+        # herder from applying every later change; it is named in the log.
+        _, pending = await asyncio.wait(running, timeout=STOP_TIMEOUT)
+        for future in pending:
+            logger.warning("a connector task did not finish within %.0fs of its cancellation: %r", STOP_TIMEOUT, future)
     for agent in installed.agents:
         try:
-            await agent.stop()
+            await asyncio.wait_for(agent.stop(), STOP_TIMEOUT)
         except Exception as exc:  # noqa: BLE001 -- stopping goes on for the rest
-            logger.warning("stopping agent %s: %s", agent.name, exc)
+            logger.warning("stopping agent %s: %s", agent.name, exc or type(exc).__name__)
         if app.agents.get(agent.name) is agent:
             del app.agents[agent.name]
         with contextlib.suppress(Exception):

@@ -279,6 +279,12 @@ class Herder:
     def _info(self, name: str, config: dict[str, Any], kind: str) -> dict[str, Any]:
         return {"name": name, "config": {**self.masked(config), "name": name}, "tasks": [], "type": kind}
 
+    def _applied(self) -> None:
+        """After a write: this worker's answers show it at once (read your writes); the connectors
+        start or stop at the next reconciliation, woken now."""
+        self._load_api()
+        self.wake()
+
     @contextlib.contextmanager
     def _store_call(self) -> Iterator[None]:
         try:
@@ -302,7 +308,7 @@ class Herder:
                 raise RequestRefused(409, f"Connector {name} already exists")
             checked = self._validated(config)
             await self.store.put_connector(self.app.producer, name, config, target)
-        self.wake()
+        self._applied()
         return self._info(name, config, checked.connector_type.kind)
 
     async def put_connector_config(self, name: str, config: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
@@ -314,7 +320,7 @@ class Herder:
             checked = self._validated(config)
             created = name not in self.store.connectors
             await self.store.put_connector(self.app.producer, name, config)
-        self.wake()
+        self._applied()
         return created, self._info(name, config, checked.connector_type.kind)
 
     async def delete_connector(self, name: str) -> None:
@@ -324,7 +330,7 @@ class Herder:
             if name not in self.store.connectors:
                 raise RequestRefused(404, f"Connector {name} not found")
             await self.store.delete_connector(self.app.producer, name)
-        self.wake()
+        self._applied()
 
     async def set_target(self, name: str, state: TargetState) -> None:
         """Pause, resume or stop, for file and API connectors alike (the target state is in the config topic)."""
