@@ -95,8 +95,11 @@ class ConflatingQueue:
         """Wait until something is queued; False if ``timeout`` passed first."""
         if self._items:
             return True
+        # asyncio.timeout, not wait_for: wait_for wraps the wait in a new task, once per wake-up,
+        # which is once per batch on the source's path.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
         return bool(self._items)
 
     def clear(self) -> None:
