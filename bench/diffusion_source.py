@@ -15,6 +15,8 @@ process (the raw subscriber and the publisher import only the SDK), on this mach
    starts, so startup is not in the rate.
 4. Latency: the publisher updates at a steady 500 updates/s, each value carrying its send time;
    p50/p99 from ``set_topic`` to the record's arrival in Kafka (consumer with fetch_max_wait_ms=50).
+   Its floor, measured before the worker starts: the same from ``set_topic`` to a raw SDK
+   subscriber's callback (phase 1b).
 
 Printed: both rates and their ratio, and each process's CPU per update in phases 1 and 3: the
 source's CPU per record against the raw subscriber's plus the raw producer's (the floor of a source
@@ -43,6 +45,8 @@ logging.getLogger("diffusion").setLevel(logging.CRITICAL)
 
 KEYS = 100
 WINDOW = 100
+LATENCY_RATE = 500  # updates/s
+LATENCY_UPDATES = 5000
 
 
 async def open_session(url: str):
@@ -75,7 +79,8 @@ async def publish(url: str, root: str, n: int, rate: float) -> None:
                 if delay > 0:
                     await asyncio.sleep(delay)
         await asyncio.gather(*tasks)
-        print(json.dumps({"cpu": time.process_time() - cpu}), flush=True)
+        rate_done = n / (time.perf_counter() - t0)
+        print(json.dumps({"cpu": time.process_time() - cpu, "rate": rate_done}), flush=True)
     finally:
         await session.close()
 
@@ -84,6 +89,7 @@ async def subscribe(url: str, selector: str, n: int) -> None:
     """Print "ready" once the snapshot is in, then the rate and CPU once ``n`` updates arrived."""
     session = await open_session(url)
     state = {"snapshot": 0, "count": 0, "first": 0.0, "last": 0.0, "cpu": 0.0}
+    latencies: list[float] = []
     done = asyncio.Event()
 
     async def on_update(*, topic_value, **_) -> None:
@@ -97,6 +103,7 @@ async def subscribe(url: str, selector: str, n: int) -> None:
             state["first"], state["cpu"] = now, time.process_time()
         state["count"] += 1
         state["last"] = now
+        latencies.append(time.time() - topic_value["sent"])
         if state["count"] == n:
             state["cpu"] = time.process_time() - state["cpu"]
             done.set()
@@ -106,7 +113,7 @@ async def subscribe(url: str, selector: str, n: int) -> None:
     await done.wait()
     # CPU from the first update to the last: per update over the n - 1 after the first.
     rate = (n - 1) / (state["last"] - state["first"])
-    print(json.dumps({"rate": rate, "cpu": state["cpu"] / (n - 1)}), flush=True)
+    print(json.dumps({"rate": rate, "cpu": state["cpu"] / (n - 1), "latencies": latencies}), flush=True)
     await session.close()
 
 
@@ -148,7 +155,7 @@ class Child:
 
     async def start(self) -> Child:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, *self.args, stdout=asyncio.subprocess.PIPE
+            sys.executable, __file__, *self.args, stdout=asyncio.subprocess.PIPE, limit=2**24
         )
         return self
 
@@ -260,7 +267,7 @@ async def main(n: int) -> None:
         service("diffusion-emulator", port=diffusion_port) as emulator,
     ):
         bootstrap = broker.bootstrap
-        await create_topics(url, ["raw", "src", "lat"])
+        await create_topics(url, ["raw", "rawlat", "src", "lat"])
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
         await admin.create_topics([NewTopic(t, 1, 1) for t in ("bench_source", "bench_latency", "bench_floor")])
@@ -274,6 +281,11 @@ async def main(n: int) -> None:
         raw = await raw_sub.result()
         raw_emulator = (process_cpu(emulator.pid) - emulator_cpu) / n
         print(f"raw SDK subscriber: {raw['rate']:8.0f} updates/s ({n} updates, publisher {WINDOW} in flight)")
+        # 1b. the raw subscriber's latency at 500 updates/s: the floor of the source's latency
+        raw_lat_sub = await Child("--subscribe", url, "?rawlat/.*", str(LATENCY_UPDATES)).start()
+        assert await raw_lat_sub.line() == "ready"
+        await run_publisher(url, "rawlat", LATENCY_UPDATES, LATENCY_RATE)
+        raw_lat = (await raw_lat_sub.result())["latencies"]
 
         # 2. the floor of a producer
         floor = await (await Child("--produce", bootstrap, "bench_floor", str(n)).start()).result()
@@ -334,8 +346,8 @@ async def main(n: int) -> None:
                 if profiler is not None:
                     await profiler.wait()
                 # 4. latency at a steady 500 updates/s
-                await run_publisher(url, "lat", 5000, 500)
-                await wait_for(lambda: lat.count >= 5000, 60)
+                await run_publisher(url, "lat", LATENCY_UPDATES, LATENCY_RATE)
+                await wait_for(lambda: lat.count >= LATENCY_UPDATES, 60)
             except TimeoutError:
                 print(worker.output[-6000:], file=sys.stderr)
                 print(f"source: {source.count}, latency: {lat.count}", file=sys.stderr)
@@ -352,9 +364,24 @@ async def main(n: int) -> None:
             f"source into Kafka:  {source.rate:8.0f} records/s ({source.count} records; worker ready in {ready:.1f}s)"
         )
         print(f"ratio source / raw SDK subscriber alone: {source.rate / raw['rate']:.2f}  (target >= 0.85)")
-        ms = [x * 1000 for x in lat.latencies]
-        p50, p99 = percentile(ms, 0.5), percentile(ms, 0.99)
-        print(f"latency set_topic -> Kafka at 500 updates/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms  (target p99 <= 50)")
+        print(
+            f"publisher's own rate (set_topic completions): raw phase {raw_pub['rate']:.0f}/s, "
+            f"source phase {src_pub['rate']:.0f}/s; source / publisher in its phase: {source.rate / src_pub['rate']:.2f}"
+        )
+        for what, seconds in (
+            ("set_topic -> raw SDK subscriber", raw_lat),
+            ("set_topic -> Kafka (the source)", lat.latencies),
+        ):
+            ms = [x * 1000 for x in seconds]
+            print(
+                f"latency {what} at {LATENCY_RATE} updates/s: p50 {percentile(ms, 0.5):.1f} ms, "
+                f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms, over 50 ms: {sum(x > 50 for x in ms)}"
+            )
+        print("  (target: the source's p99 <= 50 ms)")
+        if os.environ.get("STREAMAPP_BENCH_LATENCIES"):  # one line per record: arrival order, latency in ms
+            Path(os.environ["STREAMAPP_BENCH_LATENCIES"]).write_text(
+                "\n".join(f"{x * 1000:.1f}" for x in lat.latencies) + "\n"
+            )
         print("CPU per update (per record), by process:")
         print(
             f"  raw phase:    subscriber {us(raw['cpu'])}  publisher {us(raw_pub['cpu'] / n)}  emulator {us(raw_emulator)}"
@@ -365,6 +392,12 @@ async def main(n: int) -> None:
         )
         print(f"  raw aiokafka producer: {us(floor['cpu'])} per record")
         floor_cpu = raw["cpu"] + floor["cpu"]
+        others = src_pub["cpu"] / n + cpu["emulator"] + cpu["broker"] + cpu["bench"]
+        cores = os.cpu_count() or 1
+        print(
+            f"CPU bound of the source phase on {cores} cores: {cores / (cpu['worker'] + others):.0f} records/s with this "
+            f"worker, {cores / (floor_cpu + others):.0f}/s with a worker at the floor (same publisher, emulator, broker)"
+        )
         print(
             f"ratio worker CPU per record / (raw subscriber + raw producer = {us(floor_cpu).strip()}): "
             f"{cpu['worker'] / floor_cpu:.2f}; worker / raw subscriber alone: {cpu['worker'] / raw['cpu']:.2f}"
