@@ -28,11 +28,12 @@ the current values, and the fingerprints keep unchanged ones from being produced
 killed outright (SIGKILL) hands over nothing: what it produced in the last
 ``fingerprint_flush_interval`` may be produced again (at least once, never lost).
 
-**Changing the set of sources.** :meth:`SourcePlacement.add` and :meth:`remove` work before the
-worker starts (connector files) and while it runs (the REST API). The numbering follows the sorted
-names, so adding or removing a source can move others to another slot (as Kafka Connect's
-rebalance of connectors does); each move is a hand-over as above. When more sources than
-partitions exist, the topic is grown (Kafka cannot shrink a topic: removed sources leave unused
+**Changing the set of sources.** Every worker of the group reads the same connector files, so all
+number the sources alike; a worker reads them when it starts, so a source is added or removed by
+restarting the workers with the new files (as for sinks). The numbering follows the sorted names,
+so adding or removing a source can move others to another slot (as Kafka Connect's rebalance of
+connectors does); each move is a hand-over as above. When more sources than partitions exist, the
+first worker to notice grows the topic (Kafka cannot shrink a topic: removed sources leave unused
 partitions, which still count in the even spread). A source whose partition the group has not
 assigned yet (Kafka's consumers notice new partitions at their next metadata refresh, at most
 ``consumer_metadata_max_age_ms`` later, 5 minutes by default) is not running anywhere until then.
@@ -100,17 +101,9 @@ class SourcePlacement:
     # --- the set of sources -------------------------------------------------------------------------
 
     def add(self, source: PlacedSource) -> None:
-        """Place ``source`` with the others (before or after the worker started)."""
+        """Place ``source`` with the others (when the connectors are installed, before the worker starts)."""
         self.sources[source.name] = source
         self._renumber()
-
-    async def remove(self, name: str) -> None:
-        """Stop ``name`` here if it runs here, and place the others without it."""
-        source = self.sources.pop(name, None)
-        self._renumber()
-        if source is not None and name in self._running:
-            self._running.discard(name)
-            await self._stop(source)
 
     def slot(self, name: str) -> int | None:
         """The placement partition of ``name`` (None for an unknown connector)."""
