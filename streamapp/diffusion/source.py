@@ -11,9 +11,9 @@ Shape (design card)::
 
 * Each source connector runs on exactly one worker: the one holding its partition of the
   placement topic (:mod:`streamapp.core.source_placement`, which calls :meth:`~DiffusionSource.start`,
-  :meth:`~DiffusionSource.hold` and :meth:`~DiffusionSource.stop`). The task drains whenever
-  something is queued and waits ``diffusion.poll.interval`` only when the queue is empty (the
-  back-off never caps throughput).
+  :meth:`~DiffusionSource.hold` and :meth:`~DiffusionSource.stop`). The task drains as soon as
+  something is queued (``diffusion.poll.interval``, Connect's back-off between empty polls, is
+  accepted and not waited for: it could only delay an update).
 * Order per Diffusion path: the queue keeps it, one task sends in queue order, and a path's records
   all go to one partition (the key is the path; the producer keeps order per partition).
 * No duplicates across restarts and moves: the snapshot value a (re)subscription delivers for a
@@ -118,7 +118,6 @@ class DiffusionSource:
         self._key_hook = getattr(self.key_converter, "prepare_from_connect", None)
         self._value_hook = getattr(self.value_converter, "prepare_from_connect", None)
         self.queue = ConflatingQueue(cfg.diffusion_queue_size)
-        self.poll_interval = cfg.diffusion_poll_interval / 1000
         self.poll_size = cfg.diffusion_poll_size
         self.partitions, self.replicas = settings.topic_layout(
             cfg.topic_creation_default_partitions, cfg.topic_creation_default_replication_factor
@@ -240,7 +239,7 @@ class DiffusionSource:
                 continue
             if self.failure is not None:  # stopped: what the queue holds is dropped
                 queue.clear()
-                await queue.wait(self.poll_interval)
+                await queue.wait(None)
                 continue
             batch = queue.drain(self.poll_size)
             if not batch:
