@@ -8,7 +8,10 @@ process (the raw subscriber and the publisher import only the SDK), on this mach
 1. Raw: a publisher (official SDK, 100 updates in flight) updates 100 JSON topics N times; a raw
    SDK subscriber counts them. Rate = N / (last arrival - first arrival).
 2. Floor: a raw aiokafka producer sends N records like the source's (key, value, three headers),
-   100 keys to one topic: its CPU per record.
+   100 keys to one topic: its CPU per record. 2b. The floor of a source, in its own process: the
+   SDK's value callback straight into an aiokafka producer (same linger), nothing else; the same
+   publisher updates N times, records counted in Kafka like the source's: the rate any source
+   built on the SDK and aiokafka could reach here.
 3. Source: the same publisher updates another 100 topics N times while a worker runs the source
    connector (nothing else subscribed); an aiokafka consumer here counts the records reaching
    Kafka. The worker is started and has produced the 100 snapshot values before the publisher
@@ -47,6 +50,7 @@ KEYS = 100
 WINDOW = 100
 LATENCY_RATE = 500  # updates/s
 LATENCY_UPDATES = 5000
+LINGER_MS = 20  # the source's (DiffusionSource.linger_ms)
 
 
 async def open_session(url: str):
@@ -115,6 +119,39 @@ async def subscribe(url: str, selector: str, n: int) -> None:
     rate = (n - 1) / (state["last"] - state["first"])
     print(json.dumps({"rate": rate, "cpu": state["cpu"] / (n - 1), "latencies": latencies}), flush=True)
     await session.close()
+
+
+async def floor_source(url: str, selector: str, bootstrap: str, topic: str) -> None:
+    """The least a source can do: the SDK's value callback straight into an aiokafka producer (JSON
+    bytes, key = path, the source's three headers, its linger), nothing else. Prints "ready" once
+    the snapshot is produced, then runs until killed."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=-1, linger_ms=LINGER_MS)
+    await producer.start()
+    session = await open_session(url)
+    sequences: dict[str, int] = {}
+    snapshot = 0
+
+    async def on_update(*, topic_path, topic_value, **_) -> None:
+        nonlocal snapshot
+        seq = sequences[topic_path] = sequences.get(topic_path, 0) + 1
+        headers = [
+            ("diffusion.path", topic_path.encode()),
+            ("diffusion.topic.type", b"JSON"),
+            ("diffusion.sequence", str(seq).encode()),
+        ]
+        value = json.dumps(topic_value, separators=(",", ":")).encode()
+        await producer.send(topic, value, key=topic_path.encode(), headers=headers)
+        if seq == 1:
+            snapshot += 1
+            if snapshot == KEYS:
+                await producer.flush()
+                print("ready", flush=True)
+
+    session.topics.add_value_stream("*.*", ValueStreamHandler(dt.JSON, update=on_update))
+    await session.topics.subscribe(selector)
+    await asyncio.Event().wait()
 
 
 async def produce_floor(bootstrap: str, topic: str, n: int) -> None:
@@ -267,10 +304,12 @@ async def main(n: int) -> None:
         service("diffusion-emulator", port=diffusion_port) as emulator,
     ):
         bootstrap = broker.bootstrap
-        await create_topics(url, ["raw", "rawlat", "src", "lat"])
+        await create_topics(url, ["raw", "rawlat", "flr", "src", "lat"])
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
-        await admin.create_topics([NewTopic(t, 1, 1) for t in ("bench_source", "bench_latency", "bench_floor")])
+        await admin.create_topics(
+            [NewTopic(t, 1, 1) for t in ("bench_source", "bench_latency", "bench_floor", "bench_floor_source")]
+        )
         await admin.close()
 
         # 1. raw SDK subscriber
@@ -289,6 +328,20 @@ async def main(n: int) -> None:
 
         # 2. the floor of a producer
         floor = await (await Child("--produce", bootstrap, "bench_floor", str(n)).start()).result()
+
+        # 2b. the floor of a source: SDK callback -> aiokafka, nothing else, counted in Kafka like the source
+        flr_task, flr, flr_consumer = await kafka_counter(bootstrap, "bench_floor_source")
+        flr_child = await Child("--floor-source", url, "?flr/.*", bootstrap, "bench_floor_source").start()
+        try:
+            assert await flr_child.line() == "ready"
+            flr_cpu = process_cpu(flr_child.proc.pid)
+            flr_pub = await run_publisher(url, "flr", n)
+            await wait_for(lambda: flr.count >= n, 120)
+            flr_cpu = (process_cpu(flr_child.proc.pid) - flr_cpu) / n
+        finally:
+            await flr_child.stop()
+            flr_task.cancel()
+            await flr_consumer.stop()
 
         # 3. the source, into Kafka
         with tempfile.TemporaryDirectory() as tmp:
@@ -365,8 +418,14 @@ async def main(n: int) -> None:
         )
         print(f"ratio source / raw SDK subscriber alone: {source.rate / raw['rate']:.2f}  (target >= 0.85)")
         print(
-            f"publisher's own rate (set_topic completions): raw phase {raw_pub['rate']:.0f}/s, "
-            f"source phase {src_pub['rate']:.0f}/s; source / publisher in its phase: {source.rate / src_pub['rate']:.2f}"
+            f"floor source (SDK callback -> aiokafka, nothing else): {flr.rate:8.0f} records/s, "
+            f"ratio to the raw subscriber {flr.rate / raw['rate']:.2f}; the source / the floor source: "
+            f"{source.rate / flr.rate:.2f}"
+        )
+        print(
+            f"publisher's own rate (set_topic completions): raw phase {raw_pub['rate']:.0f}/s, floor source phase "
+            f"{flr_pub['rate']:.0f}/s, source phase {src_pub['rate']:.0f}/s; source / publisher in its phase: "
+            f"{source.rate / src_pub['rate']:.2f}"
         )
         for what, seconds in (
             ("set_topic -> raw SDK subscriber", raw_lat),
@@ -390,7 +449,7 @@ async def main(n: int) -> None:
             f"  source phase: worker {us(cpu['worker'])}  publisher {us(src_pub['cpu'] / n)}  "
             f"emulator {us(cpu['emulator'])}  broker {us(cpu['broker'])}  bench consumer {us(cpu['bench'])}"
         )
-        print(f"  raw aiokafka producer: {us(floor['cpu'])} per record")
+        print(f"  raw aiokafka producer: {us(floor['cpu'])} per record; floor source process: {us(flr_cpu)} per record")
         floor_cpu = raw["cpu"] + floor["cpu"]
         others = src_pub["cpu"] / n + cpu["emulator"] + cpu["broker"] + cpu["bench"]
         cores = os.cpu_count() or 1
@@ -412,6 +471,9 @@ if __name__ == "__main__":
     elif command == "--subscribe":
         _, _, url_, selector_, n_ = sys.argv
         asyncio.run(subscribe(url_, selector_, int(n_)))
+    elif command == "--floor-source":
+        _, _, url_, selector_, bootstrap_, topic_ = sys.argv
+        asyncio.run(floor_source(url_, selector_, bootstrap_, topic_))
     elif command == "--produce":
         _, _, bootstrap_, topic_, n_ = sys.argv
         asyncio.run(produce_floor(bootstrap_, topic_, int(n_)))
