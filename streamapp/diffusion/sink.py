@@ -84,6 +84,10 @@ class DiffusionSink(SinkConnector[SetValue | RemoveTopic]):
     def window(self) -> int:
         return self.config.diffusion_max_in_flight
 
+    @property
+    def conflate(self) -> bool:
+        return self.config.diffusion_conflate
+
     async def start_client(self) -> None:
         await self.connection.start()
 

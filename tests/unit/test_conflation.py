@@ -1,0 +1,158 @@
+"""Conflating dispatch: what is sent per key, and when replaced records are handed over to be acked."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from streamapp.core.conflation import ConflatingDispatcher
+
+
+class Destination:
+    """Each delivery waits for the test to confirm (True) or fail (False) it."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int]] = []
+        self.outcomes: dict[tuple[str, int], asyncio.Future[bool]] = {}
+        self.conflated: list[list[tuple[str, int]]] = []
+        self.arrived = asyncio.Condition()
+
+    async def deliver(self, item: tuple[str, int]) -> bool:
+        outcome = self.outcomes[item] = asyncio.get_running_loop().create_future()
+        self.sent.append(item)
+        async with self.arrived:
+            self.arrived.notify_all()
+        return await outcome
+
+    def on_conflated(self, items: list[tuple[str, int]]) -> None:
+        self.conflated.append(list(items))
+
+    async def sent_to(self, item: tuple[str, int]) -> None:
+        async with asyncio.timeout(5), self.arrived:
+            await self.arrived.wait_for(lambda: item in self.outcomes)
+
+    async def answer(self, item: tuple[str, int], confirmed: bool = True) -> None:
+        await self.sent_to(item)
+        self.outcomes[item].set_result(confirmed)
+
+
+def dispatcher(dest: Destination, window: int = 10, hold: int = 100) -> ConflatingDispatcher:
+    return ConflatingDispatcher(window, dest.deliver, dest.on_conflated, hold=hold)
+
+
+async def test_replaced_records_are_handed_over_only_once_their_replacement_is_confirmed():
+    dest = Destination()
+    d = dispatcher(dest)
+    for n in range(1, 5):
+        await d.submit("a", ("a", n))
+    await dest.answer(("a", 1))
+    await dest.sent_to(("a", 4))
+    assert dest.sent == [("a", 1), ("a", 4)]  # 2 and 3 were replaced while 1 was in flight
+    assert dest.conflated == [] and d.in_flight == 3  # 2, 3 held until 4 is confirmed
+    await dest.answer(("a", 4))
+    assert await d.drain(5)
+    assert dest.conflated == [[("a", 2), ("a", 3)]] and d.in_flight == 0
+
+
+async def test_a_record_arriving_after_its_replacement_went_out_is_sent_after_it():
+    dest = Destination()
+    d = dispatcher(dest)
+    await d.submit("a", ("a", 1))
+    await d.submit("a", ("a", 2))
+    await dest.answer(("a", 1))
+    await dest.sent_to(("a", 2))
+    await d.submit("a", ("a", 3))  # 2 is in flight: 3 is pending, it replaces nothing
+    await dest.answer(("a", 2))
+    await dest.answer(("a", 3))
+    assert await d.drain(5)
+    assert dest.sent == [("a", 1), ("a", 2), ("a", 3)] and dest.conflated == []
+
+
+async def test_when_the_replacement_fails_the_newest_replaced_record_is_sent_and_holds_the_others():
+    dest = Destination()
+    d = dispatcher(dest)
+    for n in range(1, 5):
+        await d.submit("a", ("a", n))
+    await dest.answer(("a", 1))
+    await dest.answer(("a", 4), confirmed=False)  # skipped by the error policy, say
+    await dest.answer(("a", 3))  # 3 replaces 2: not 4, which Diffusion never confirmed
+    assert await d.drain(5)
+    assert dest.sent == [("a", 1), ("a", 4), ("a", 3)]
+    assert dest.conflated == [[("a", 2)]]
+
+
+async def test_when_the_replacement_fails_a_newer_pending_record_takes_over_what_it_replaced():
+    dest = Destination()
+    d = dispatcher(dest)
+    for n in range(1, 4):
+        await d.submit("a", ("a", n))  # 1 in flight, 2 replaced by 3
+    await dest.answer(("a", 1))
+    await dest.sent_to(("a", 3))
+    await d.submit("a", ("a", 4))
+    await d.submit("a", ("a", 5))  # 4 replaced by 5
+    await dest.answer(("a", 3), confirmed=False)
+    await dest.answer(("a", 5))
+    assert await d.drain(5)
+    assert dest.sent == [("a", 1), ("a", 3), ("a", 5)]
+    assert dest.conflated == [[("a", 2), ("a", 4)]]  # acked with 5, oldest first
+
+
+async def test_other_keys_are_not_delayed_by_a_busy_one():
+    dest = Destination()
+    d = dispatcher(dest, window=4, hold=1000)
+    await d.submit("a", ("a", 0))  # not answered until the end
+    for n in range(1, 200):
+        await d.submit("a", ("a", n))  # replace each other: no window slot taken
+        await d.submit(f"b{n % 3}", (f"b{n % 3}", n))
+        await dest.answer((f"b{n % 3}", n))
+    await asyncio.sleep(0)
+    assert [item for item in dest.sent if item[0] == "a"] == [("a", 0)]
+    assert sum(1 for item in dest.sent if item[0] != "a") == 199
+    await dest.answer(("a", 0))
+    await dest.answer(("a", 199))
+    assert await d.drain(5)
+    assert dest.conflated[-1] == [("a", n) for n in range(1, 199)]
+
+
+async def test_window_and_hold_bound_what_is_taken_in():
+    dest = Destination()
+    d = dispatcher(dest, window=2, hold=2)
+    await d.submit("a", ("a", 1))  # in flight
+    await d.submit("a", ("a", 2))  # pending: the window (2) is full
+    blocked = asyncio.create_task(d.submit("b", ("b", 1)))
+    await d.submit("a", ("a", 3))  # replaces 2: held 1
+    await d.submit("a", ("a", 4))  # replaces 3: held 2, the hold is full
+    held = asyncio.create_task(d.submit("a", ("a", 5)))
+    await asyncio.sleep(0.01)
+    assert not blocked.done() and not held.done() and d.in_flight == 4
+    await dest.answer(("a", 1))  # 4 goes out in the pending record's slot; 1's slot goes to b
+    await asyncio.wait_for(blocked, 5)
+    assert not held.done()  # nothing is pending for a now, but the window is full (4 and b)
+    await dest.answer(("a", 4))  # 2 and 3 are handed over with 4; its slot goes to 5
+    await asyncio.wait_for(held, 5)
+    await dest.answer(("a", 5))
+    await dest.answer(("b", 1))
+    assert await d.drain(5) and d.in_flight == 0
+    assert dest.conflated == [[("a", 2), ("a", 3)]]
+
+
+async def test_abandon_drops_everything_unacked_and_leaves_nothing_behind():
+    dest = Destination()
+    d = dispatcher(dest)
+    for n in range(1, 6):
+        await d.submit("a", ("a", n))
+    await d.submit("b", ("b", 1))
+    assert await d.drain(0.01) is False
+    assert await d.abandon() == 6
+    assert d.in_flight == 0 and await d.drain(0) and dest.conflated == []
+    await d.submit("a", ("a", 10))
+    await dest.answer(("a", 10))
+    assert await d.drain(5)
+
+
+def test_window_and_hold_must_be_positive():
+    with pytest.raises(ValueError):
+        ConflatingDispatcher(0, None, None, hold=1)
+    with pytest.raises(ValueError):
+        ConflatingDispatcher(1, None, None, hold=0)
