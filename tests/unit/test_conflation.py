@@ -41,10 +41,27 @@ def dispatcher(dest: Destination, window: int = 10, hold: int = 100) -> Conflati
     return ConflatingDispatcher(window, dest.deliver, dest.on_conflated, hold=hold)
 
 
+async def in_flight(d: ConflatingDispatcher, dest: Destination, item: tuple[str, int]) -> None:
+    """Submit ``item`` and wait until a worker has taken it: later records of its key are then pending."""
+    await d.submit(item[0], item)
+    await dest.sent_to(item)
+
+
+async def test_records_waiting_for_a_worker_replace_each_other_too():
+    dest = Destination()
+    d = dispatcher(dest, window=1)
+    for n in range(1, 5):
+        await d.submit("a", ("a", n))  # no worker has run yet: each replaces the one before
+    await dest.answer(("a", 4))
+    assert await d.drain(5)
+    assert dest.sent == [("a", 4)] and dest.conflated == [[("a", 1), ("a", 2), ("a", 3)]]
+
+
 async def test_replaced_records_are_handed_over_only_once_their_replacement_is_confirmed():
     dest = Destination()
     d = dispatcher(dest)
-    for n in range(1, 5):
+    await in_flight(d, dest, ("a", 1))
+    for n in range(2, 5):
         await d.submit("a", ("a", n))
     await dest.answer(("a", 1))
     await dest.sent_to(("a", 4))
@@ -58,7 +75,7 @@ async def test_replaced_records_are_handed_over_only_once_their_replacement_is_c
 async def test_a_record_arriving_after_its_replacement_went_out_is_sent_after_it():
     dest = Destination()
     d = dispatcher(dest)
-    await d.submit("a", ("a", 1))
+    await in_flight(d, dest, ("a", 1))
     await d.submit("a", ("a", 2))
     await dest.answer(("a", 1))
     await dest.sent_to(("a", 2))
@@ -72,7 +89,8 @@ async def test_a_record_arriving_after_its_replacement_went_out_is_sent_after_it
 async def test_when_the_replacement_fails_the_newest_replaced_record_is_sent_and_holds_the_others():
     dest = Destination()
     d = dispatcher(dest)
-    for n in range(1, 5):
+    await in_flight(d, dest, ("a", 1))
+    for n in range(2, 5):
         await d.submit("a", ("a", n))
     await dest.answer(("a", 1))
     await dest.answer(("a", 4), confirmed=False)  # skipped by the error policy, say
@@ -85,8 +103,9 @@ async def test_when_the_replacement_fails_the_newest_replaced_record_is_sent_and
 async def test_when_the_replacement_fails_a_newer_pending_record_takes_over_what_it_replaced():
     dest = Destination()
     d = dispatcher(dest)
-    for n in range(1, 4):
-        await d.submit("a", ("a", n))  # 1 in flight, 2 replaced by 3
+    await in_flight(d, dest, ("a", 1))
+    for n in range(2, 4):
+        await d.submit("a", ("a", n))  # 2 replaced by 3
     await dest.answer(("a", 1))
     await dest.sent_to(("a", 3))
     await d.submit("a", ("a", 4))
@@ -101,7 +120,7 @@ async def test_when_the_replacement_fails_a_newer_pending_record_takes_over_what
 async def test_other_keys_are_not_delayed_by_a_busy_one():
     dest = Destination()
     d = dispatcher(dest, window=4, hold=1000)
-    await d.submit("a", ("a", 0))  # not answered until the end
+    await in_flight(d, dest, ("a", 0))  # not answered until the end
     for n in range(1, 200):
         await d.submit("a", ("a", n))  # replace each other: no window slot taken
         await d.submit(f"b{n % 3}", (f"b{n % 3}", n))
@@ -115,26 +134,41 @@ async def test_other_keys_are_not_delayed_by_a_busy_one():
     assert dest.conflated[-1] == [("a", n) for n in range(1, 199)]
 
 
-async def test_window_and_hold_bound_what_is_taken_in():
+async def test_the_window_bounds_deliveries_in_flight_and_hold_what_waits_unacked():
     dest = Destination()
     d = dispatcher(dest, window=2, hold=2)
-    await d.submit("a", ("a", 1))  # in flight
-    await d.submit("a", ("a", 2))  # pending: the window (2) is full
-    blocked = asyncio.create_task(d.submit("b", ("b", 1)))
-    await d.submit("a", ("a", 3))  # replaces 2: held 1
-    await d.submit("a", ("a", 4))  # replaces 3: held 2, the hold is full
-    held = asyncio.create_task(d.submit("a", ("a", 5)))
+    await d.submit("a", ("a", 1))
+    await dest.sent_to(("a", 1))
+    await d.submit("b", ("b", 1))
+    await dest.sent_to(("b", 1))  # both workers busy
+    await d.submit("c", ("c", 1))  # in line for a worker; submit does not wait
+    await d.submit("a", ("a", 2))  # pending behind 1: 2 records wait, the hold is full
+    blocked = asyncio.create_task(d.submit("a", ("a", 3)))
     await asyncio.sleep(0.01)
-    assert not blocked.done() and not held.done() and d.in_flight == 4
-    await dest.answer(("a", 1))  # 4 goes out in the pending record's slot; 1's slot goes to b
+    assert not blocked.done() and d.in_flight == 4 and dest.sent == [("a", 1), ("b", 1)]
+    await dest.answer(("b", 1))  # the free worker takes c, first in line: room for 3, which replaces 2
     await asyncio.wait_for(blocked, 5)
-    assert not held.done()  # nothing is pending for a now, but the window is full (4 and b)
-    await dest.answer(("a", 4))  # 2 and 3 are handed over with 4; its slot goes to 5
-    await asyncio.wait_for(held, 5)
-    await dest.answer(("a", 5))
-    await dest.answer(("b", 1))
+    await dest.sent_to(("c", 1))
+    await dest.answer(("a", 1))
+    await dest.answer(("a", 3))
+    await dest.answer(("c", 1))
     assert await d.drain(5) and d.in_flight == 0
-    assert dest.conflated == [[("a", 2), ("a", 3)]]
+    assert dest.sent == [("a", 1), ("b", 1), ("c", 1), ("a", 3)] and dest.conflated == [[("a", 2)]]
+
+
+async def test_a_busy_key_takes_turns_with_the_others():
+    dest = Destination()
+    d = dispatcher(dest, window=1)
+    await d.submit("a", ("a", 1))
+    await dest.sent_to(("a", 1))
+    await d.submit("b", ("b", 1))
+    await d.submit("a", ("a", 2))
+    await dest.answer(("a", 1))  # a has a record pending: it goes in line behind b
+    await d.submit("a", ("a", 3))
+    await dest.answer(("b", 1))
+    await dest.answer(("a", 3))
+    assert await d.drain(5)
+    assert dest.sent == [("a", 1), ("b", 1), ("a", 3)] and dest.conflated == [[("a", 2)]]
 
 
 async def test_abandon_drops_everything_unacked_and_leaves_nothing_behind():

@@ -14,13 +14,20 @@ def keyed(offset: int) -> str:
     return "other" if offset == 5 else KEY  # 0-4 update one topic, 5 another
 
 
+async def handle_with_the_first_in_flight(sink, evs) -> None:
+    """The first record is being delivered when the others arrive: they wait behind it, pending."""
+    await sink._handle(evs[0])
+    await until(lambda: sink.attempts.get(0) == 1)
+    for event in evs[1:]:
+        await sink._handle(event)
+
+
 async def test_replaced_records_are_acked_only_once_the_newer_value_is_confirmed(tmp_path):
     sink, _, table = make_sink(tmp_path, conflate=True)
     acks: list = []
     first = sink.gates[0] = asyncio.Event()
     newest = sink.gates[4] = asyncio.Event()
-    for event in events(acks, range(6), key=keyed):
-        await sink._handle(event)
+    await handle_with_the_first_in_flight(sink, events(acks, range(6), key=keyed))
     await until(lambda: acks == [(0, 5)])  # the other topic is not held up
     first.set()
     await until(lambda: sink.attempts.get(4) == 1)
@@ -42,8 +49,7 @@ async def test_when_the_newer_value_fails_and_the_connector_stops_the_records_it
     acks: list = []
     first = sink.gates[0] = asyncio.Event()
     sink.failures[4] = [ValueError("refused")]
-    for event in events(acks, range(5), key=keyed):
-        await sink._handle(event)
+    await handle_with_the_first_in_flight(sink, events(acks, range(5), key=keyed))
     first.set()
     await until(lambda: sink.state == "FAILED")
     await settle(sink)
@@ -58,8 +64,7 @@ async def test_when_the_newer_value_is_skipped_the_records_it_replaced_are_deliv
     acks: list = []
     first = sink.gates[0] = asyncio.Event()
     sink.failures[4] = [ValueError("refused")]
-    for event in events(acks, range(5), key=keyed):
-        await sink._handle(event)
+    await handle_with_the_first_in_flight(sink, events(acks, range(5), key=keyed))
     first.set()
     await settle(sink)
     assert [p["n"] for _, p in sink.delivered] == [0, 3]  # 3 is the newest value Diffusion accepted
@@ -73,8 +78,7 @@ async def test_without_conflation_every_record_is_delivered_in_order(tmp_path):
     sink, _, _ = make_sink(tmp_path)
     acks: list = []
     first = sink.gates[0] = asyncio.Event()
-    for event in events(acks, range(5), key=keyed):
-        await sink._handle(event)
+    await handle_with_the_first_in_flight(sink, events(acks, range(5), key=keyed))
     first.set()
     await settle(sink)
     assert [p["n"] for _, p in sink.delivered] == [0, 1, 2, 3, 4] and sink.counters.conflated == 0
