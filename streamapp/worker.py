@@ -53,8 +53,18 @@ class Worker:
         """The shared table ``name``, created on first use (before the worker starts)."""
         table = self._tables.get(name)
         if table is None:
+            # recovery_buffer_size=1: the worker that owns the changelog partition reads it as an
+            # active one, whose records Faust applies in batches of this size, also after recovery
+            # (GlobalTable gives standbys 1, not actives). With the default 1000, a pause written
+            # by another worker reached the owner 1000 table writes later, in practice never.
             table = self._tables[name] = self.app.GlobalTable(
-                name, key_type=str, value_type=value_type, partitions=1, use_partitioner=True, help=help
+                name,
+                key_type=str,
+                value_type=value_type,
+                partitions=1,
+                use_partitioner=True,
+                recovery_buffer_size=1,
+                help=help,
             )
         return table
 

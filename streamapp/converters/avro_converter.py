@@ -239,7 +239,7 @@ class AvroConverter:
         if plain is not None:  # a record of plain fields: its Struct, inlined (the most common value)
             struct = _NEW(Struct)
             struct._schema = plain
-            struct._values = [*value.values()]
+            struct._values = value  # fastavro's new dict of the fields, in field order
             value = struct
         elif prepared.adapt is not None:
             try:

@@ -424,7 +424,7 @@ class _Cycle:
 
     name: str
     pending: list[CyclicSchema]
-    fields: list[tuple[int, Adapter, bool]]  # (index, adapter, nullable) of the fields that need one
+    fields: list[tuple[str, Adapter, bool]]  # (name, adapter, nullable) of the fields that need one
     ready: bool = False  # fields is complete
     detected: bool = False
     schema: Schema | None = None
@@ -793,7 +793,7 @@ class _Builder:
             if type(value) is not dict or schema.type is not Type.STRUCT:
                 raise ValueError("not an object")
             inner = full_name(node["name"], node.get("namespace", namespace)).rpartition(".")[0]
-            values = []
+            values = {}
             for spec, fld in zip(node.get("fields", ()), schema.fields, strict=True):
                 if spec["name"] in value:
                     item = self.default_value(fld.schema, spec["type"], inner, value[spec["name"]])
@@ -801,7 +801,7 @@ class _Builder:
                     item = fld.schema.default
                 if item is None and not fld.schema.optional and fld.schema.default is None:
                     raise ValueError(f"no value for required field {spec['name']}")
-                values.append(item)
+                values[fld.name] = item
             return Struct._trusted(schema, values)
         raise ValueError(f"no default for Avro {kind}")
 
@@ -883,10 +883,10 @@ class _Builder:
     def struct_maker(self, cycle: _Cycle, field_nodes: list[_Node]) -> Callable[[Schema], Adapter]:
         def make(final: Schema) -> Adapter:
             if not cycle.ready:
-                for index, (fld, child) in enumerate(zip(final.fields, field_nodes, strict=True)):
+                for fld, child in zip(final.fields, field_nodes, strict=True):
                     adapt = child.make(fld.schema)
                     if adapt is not None:
-                        cycle.fields.append((index, adapt, fld.schema.optional))
+                        cycle.fields.append((fld.name, adapt, fld.schema.optional))
                 cycle.ready = True
             return _struct_adapter(final, cycle)
 
@@ -981,12 +981,14 @@ def _struct_adapter(schema: Schema, cycle: _Cycle) -> Adapter:
     new = _NEW
     adapters = cycle.fields  # still filling when this is a back-reference inside its record
 
+    # fastavro returns a record as a new dict of its fields in writer order, which is what a
+    # Struct holds: it becomes the struct's, adapted in place where a field needs it.
     if cycle.ready and not adapters:
-        # fastavro returns the fields in writer order: the dict's values are the struct's.
+
         def adapt_plain(value: dict) -> Struct:
             struct = new(Struct)
             struct._schema = schema
-            struct._values = [*value.values()]
+            struct._values = value
             return struct
 
         adapt_plain.plain_schema = schema  # type: ignore[attr-defined]  # arrays of it inline it
@@ -996,37 +998,38 @@ def _struct_adapter(schema: Schema, cycle: _Cycle) -> Adapter:
         return _compiled_struct(schema, adapters)
 
     def adapt(value: dict) -> Struct:
-        values = [*value.values()]
-        for index, field_adapt, nullable in adapters:
-            item = values[index]
+        for name, field_adapt, nullable in adapters:
+            item = value[name]
             if not nullable or item is not None:
-                values[index] = field_adapt(item)
+                value[name] = field_adapt(item)
         struct = new(Struct)
         struct._schema = schema
-        struct._values = values
+        struct._values = value
         return struct
 
     return adapt
 
 
-def _compiled_struct(schema: Schema, adapters: list[tuple[int, Adapter, bool]]) -> Adapter:
+def _compiled_struct(schema: Schema, adapters: list[tuple[str, Adapter, bool]]) -> Adapter:
     """The struct adapter of a record whose field adapters are known, as straight-line code.
 
-    A loop over (index, adapter, nullable) tuples costs about a fifth of a nested record's
-    adapting time; the generated function does the same steps unrolled (indices are ints of
-    our own, no text from the schema goes into the code).
+    A loop over (name, adapter, nullable) tuples costs about a fifth of a nested record's
+    adapting time; the generated function does the same steps unrolled. No text from the schema
+    goes into the code: field names are variables ``name<n>`` of its namespace.
     """
-    lines = ["def adapt(value):", "    values = [*value.values()]"]
+    lines = ["def adapt(values):"]
     env: dict[str, Any] = {"new": _NEW, "Struct": Struct, "schema": schema}
-    for number, (index, field_adapt, nullable) in enumerate(adapters):
+    for number, (name, field_adapt, nullable) in enumerate(adapters):
         env[f"adapt{number}"] = field_adapt
+        env[f"name{number}"] = name
+        index = f"name{number}"
         plain = getattr(field_adapt, "plain_schema", None)
         plain_items = getattr(field_adapt, "plain_items_schema", None)
         if plain is not None or plain_items is not None:
             # a nested record, or an array of records, that needs nothing but its Struct: inline
             env[f"schema{number}"] = plain if plain is not None else plain_items
             indent = "    "
-            lines.append(f"    item = values[{int(index)}]")
+            lines.append(f"    item = values[{index}]")
             if nullable:
                 lines.append("    if item is not None:")
                 indent = "        "
@@ -1034,8 +1037,8 @@ def _compiled_struct(schema: Schema, adapters: list[tuple[int, Adapter, bool]]) 
                 lines += [
                     f"{indent}struct = new(Struct)",
                     f"{indent}struct._schema = schema{number}",
-                    f"{indent}struct._values = [*item.values()]",
-                    f"{indent}values[{int(index)}] = struct",
+                    f"{indent}struct._values = item",
+                    f"{indent}values[{index}] = struct",
                 ]
             else:
                 lines += [
@@ -1044,26 +1047,26 @@ def _compiled_struct(schema: Schema, adapters: list[tuple[int, Adapter, bool]]) 
                     f"{indent}for element in item:",
                     f"{indent}    struct = new(Struct)",
                     f"{indent}    struct._schema = schema{number}",
-                    f"{indent}    struct._values = [*element.values()]",
+                    f"{indent}    struct._values = element",
                     f"{indent}    append(struct)",
-                    f"{indent}values[{int(index)}] = out",
+                    f"{indent}values[{index}] = out",
                 ]
             continue
         if nullable:
             lines += [
-                f"    item = values[{int(index)}]",
+                f"    item = values[{index}]",
                 "    if item is not None:",
-                f"        values[{int(index)}] = adapt{number}(item)",
+                f"        values[{index}] = adapt{number}(item)",
             ]
         else:
-            lines.append(f"    values[{int(index)}] = adapt{number}(values[{int(index)}])")
+            lines.append(f"    values[{index}] = adapt{number}(values[{index}])")
     lines += [
         "    struct = new(Struct)",
         "    struct._schema = schema",
         "    struct._values = values",
         "    return struct",
     ]
-    exec("\n".join(lines), env)  # noqa: S102 - generated from ints only, see above
+    exec("\n".join(lines), env)  # noqa: S102 - generated from our own names only, see above
     return env["adapt"]  # type: ignore[no-any-return]
 
 
@@ -1080,7 +1083,7 @@ def _plain_struct_array(schema: Schema, optional: bool) -> Adapter:
                 continue
             struct = new(Struct)
             struct._schema = schema
-            struct._values = [*item.values()]
+            struct._values = item
             append(struct)
         return out
 
@@ -1091,7 +1094,6 @@ def _plain_struct_array(schema: Schema, optional: bool) -> Adapter:
 
 def _union_adapter(schema: Schema, members: list[tuple[int, str, _Node]], kinds: list[str]) -> Adapter:
     """Put a union value into the field of its branch; the branch comes from the decoder, never a guess."""
-    count = len(members)
     by_key: dict[Any, tuple[int, Adapter | None]] = {}
     by_type: dict[type, tuple[int, Adapter | None]] = {}
     for position, (branch_index, _, member) in enumerate(members):
@@ -1116,8 +1118,8 @@ def _union_adapter(schema: Schema, members: list[tuple[int, str, _Node]], kinds:
         if found is None:
             raise DataError(f"no branch of the Avro union ({', '.join(names)}) holds {describe_value(value)}")
         position, member_adapt = found
-        values: list[Any] = [None] * count
-        values[position] = value if member_adapt is None else member_adapt(value)
+        values = dict.fromkeys(names)
+        values[names[position]] = value if member_adapt is None else member_adapt(value)
         struct = _NEW(Struct)
         struct._schema = schema
         struct._values = values

@@ -331,8 +331,7 @@ class JsonValueCodec:
         def read_struct(node: Any) -> Any:
             if type(node) is not dict:
                 raise ConversionError(f"expected a JSON object for {label}, got {json_kind(node)}")
-            values = []
-            append = values.append
+            values = {}
             get = node.get
             for name, read, required, null_value in fields:
                 item = get(name)
@@ -340,10 +339,10 @@ class JsonValueCodec:
                     if required:
                         state = "null" if name in node else "missing"
                         raise ConversionError(f"struct field '{name}' is required but {state}")
-                    append(null_value)
+                    values[name] = null_value
                     continue
                 try:
-                    append(read(item))
+                    values[name] = read(item)
                 except DataError as exc:
                     raise exc.at(name) from None
             return trusted(schema, values)

@@ -360,6 +360,9 @@ class Struct:
     does not; :meth:`validate` checks that every required field without default is set. Two
     structs are equal when their schemas and values are equal. Structs are mutable, hence not
     hashable.
+
+    The values are a dict of every field name, in field order: the shape fastavro and JSON
+    decoding produce, so a decoded record becomes a Struct without copying its fields.
     """
 
     __slots__ = ("_schema", "_values")
@@ -368,14 +371,17 @@ class Struct:
         if not isinstance(schema, Schema) or schema.type is not Type.STRUCT:
             raise DataError(f"a Struct needs a struct schema, got {schema!r}")
         self._schema = schema
-        self._values: list[Any] = [None] * len(schema.fields)
+        self._values: dict[str, Any] = dict.fromkeys(f.name for f in schema.fields)
         if values:
             for name, value in values.items():
                 self.put(name, value)
 
     @classmethod
-    def _trusted(cls, schema: Schema, values: list[Any]) -> Struct:
-        """A struct from values already known to match (converters' hot path): no checks."""
+    def _trusted(cls, schema: Schema, values: dict[str, Any]) -> Struct:
+        """A struct from values already known to match (converters' hot path): no checks.
+
+        ``values`` maps every field name to its value, in field order, and becomes the struct's.
+        """
         struct = cls.__new__(cls)
         struct._schema = schema
         struct._values = values
@@ -399,30 +405,30 @@ class Struct:
             validate_value(fld.schema, value)
         except DataError as exc:
             raise exc.at(name) from None
-        self._values[fld.index] = value
+        self._values[fld.name] = value
         return self
 
     def get(self, name: str) -> Any:
         """The field's value, or its schema default when the value is null."""
         fld = self._field(name)
-        value = self._values[fld.index]
+        value = self._values[name]
         return fld.schema.default if value is None else value
 
     def get_without_default(self, name: str) -> Any:
-        return self._values[self._field(name).index]
+        return self._values[self._field(name).name]
 
     def items(self) -> Iterator[tuple[str, Any]]:
         """``(name, value)`` in schema field order, with defaults applied as by :meth:`get`."""
-        for fld, value in zip(self._schema.fields, self._values, strict=True):
+        for fld, value in zip(self._schema.fields, self._values.values(), strict=True):
             yield fld.name, (fld.schema.default if value is None else value)
 
     def raw_values(self) -> tuple[Any, ...]:
         """The stored values in field order, defaults not applied."""
-        return tuple(self._values)
+        return tuple(self._values.values())
 
     def validate(self) -> None:
         """Raise :class:`DataError` naming the first field whose value does not fit (e.g. required but unset)."""
-        for fld, value in zip(self._schema.fields, self._values, strict=True):
+        for fld, value in zip(self._schema.fields, self._values.values(), strict=True):
             if value is None:
                 if fld.schema.optional or fld.schema.default is not None:
                     continue
@@ -440,5 +446,5 @@ class Struct:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{f.name}={v!r}" for f, v in zip(self._schema.fields, self._values, strict=True))
+        inner = ", ".join(f"{f.name}={v!r}" for f, v in zip(self._schema.fields, self._values.values(), strict=True))
         return f"Struct{{{inner}}}"

@@ -112,6 +112,77 @@ async def test_two_workers_share_the_partitions_and_one_killed_loses_nothing(
     print(f"{sum(counts.values()) - len(counts)} records delivered twice after the kill (at least once)")
 
 
+async def own_status(worker, connector: str) -> dict:
+    """The connector's status on ``worker`` itself, from its /streamapp/status."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{worker.web_port}/streamapp/status") as response:
+            doc = await response.json()
+    me = next(d for d in doc["workers"] if d["worker_id"].endswith(f":{worker.web_port}"))
+    return me["connectors"][connector]  # type: ignore[no-any-return]
+
+
+async def own_state(worker, connector: str) -> str:
+    return (await own_status(worker, connector))["state"]  # type: ignore[no-any-return]
+
+
+async def rest(worker, action: str, connector: str) -> int:
+    async with aiohttp.ClientSession() as http:
+        async with http.put(f"http://127.0.0.1:{worker.web_port}/connectors/{connector}/{action}") as response:
+            return response.status
+
+
+async def test_pause_and_resume_sent_to_one_worker_reach_every_worker(
+    kafka_bootstrap, diffusion_emulator, tmp_path, suffix
+):
+    topic, root, group = f"pause2_{suffix}", f"pause2-{suffix}", f"pause2-{suffix}"
+    await create_topic(kafka_bootstrap, topic, PARTITIONS)
+    configs = tmp_path / "connectors"
+    configs.mkdir()
+    write_connector(configs, group, diffusion_sink_config(diffusion_emulator.url, topic, root + "/${key}"))
+    workers = [make_worker(kafka_bootstrap, configs, tmp_path / f"w{i}", app_id=group) for i in (1, 2)]
+    async with diffusion_session(diffusion_emulator.url) as session:
+        collector = await Collector(session).subscribe(f"?{root}/")
+        try:
+            for worker in workers:
+                await (await worker.start()).wait_ready()
+
+            async def both_assigned() -> bool:
+                return all([(await own_status(w, group))["partitions"] for w in workers])
+
+            await wait_until_async(both_assigned, TIMEOUT, lambda: "the partitions were never split")
+
+            # Each worker owns one of the shared tables' changelog partitions: a request sent to
+            # either must reach the other.
+            for asked in workers:
+                assert await rest(asked, "pause", group) == 202
+
+                async def states() -> bool:
+                    return [await own_state(w, group) for w in workers] == ["PAUSED", "PAUSED"]
+
+                await wait_until_async(states, TIMEOUT, lambda: "not PAUSED on every worker")
+                assert await rest(asked, "resume", group) == 202
+
+                async def running() -> bool:
+                    return [await own_state(w, group) for w in workers] == ["RUNNING", "RUNNING"]
+
+                await wait_until_async(running, TIMEOUT, lambda: "not RUNNING again on every worker")
+
+            assert await rest(workers[1], "pause", group) == 202
+            await wait_until_async(states, TIMEOUT, lambda: "not PAUSED on every worker")
+            await produce(kafka_bootstrap, topic, records(100))
+            await asyncio.sleep(3)  # a negative: give a worker that still reads the time to deliver
+            assert [await metric(w, "records_in") for w in workers] == [0, 0]
+            assert not any(collector.values(f"{root}/k{k}") for k in range(KEYS))
+
+            assert await rest(workers[0], "resume", group) == 202
+            await wait_until(lambda: all(collector.values(f"{root}/k{k}") for k in range(KEYS)), TIMEOUT)
+            assert sum([await metric(w, "records_in") for w in workers]) == 100
+            assert all([await metric(w, "records_in") for w in workers]), "both workers deliver after the resume"
+        finally:
+            for worker in workers:
+                await worker.stop()
+
+
 @pytest.mark.compat
 async def test_sigterm_with_diffusion_down_exits_in_bounded_time_and_a_restart_delivers_everything(
     kafka_bootstrap, tmp_path, suffix

@@ -98,7 +98,8 @@ def as_read(schema: Schema | None, value: Any) -> Any:
         return {as_read(schema.key_schema, k): as_read(schema.value_schema, v) for k, v in value.items()}
     if kind is Type.STRUCT:
         return Struct._trusted(
-            value.schema, [as_read(f.schema, v) for f, v in zip(value.schema.fields, value.raw_values(), strict=True)]
+            value.schema,
+            {f.name: as_read(f.schema, v) for f, v in zip(value.schema.fields, value.raw_values(), strict=True)},
         )
     return value
 

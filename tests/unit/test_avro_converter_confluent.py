@@ -119,7 +119,9 @@ async def test_testComplex(schema_registry):
     conv = converter(schema_registry.url)
     try:
         got = await read(conv, "complex", await write(conv, "complex", schema, value))
-        assert got.schema == expected_schema and got.value == Struct._trusted(got.schema, list(expected.raw_values()))
+        assert got.schema == expected_schema and got.value == Struct._trusted(
+            got.schema, {f.name: v for f, v in zip(got.schema.fields, expected.raw_values(), strict=True)}
+        )
     finally:
         await conv.close()
 
