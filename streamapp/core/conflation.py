@@ -22,6 +22,13 @@ with it. Had 4 failed and been skipped, 3 would have been sent next, holding 2.
 the next free worker, so a busy key takes its turn with the others and never holds up other
 keys' records. ``submit`` waits only when ``hold`` records are pending or replaced (unacked and
 not in flight): that bounds memory and what is read again after a crash.
+
+Catching up (:meth:`ConflatingDispatcher.behind`): while the reader says more records are already
+waiting to be read, workers hold their key instead of sending it, for at most ``max_defer``
+seconds, so that the records being read replace its pending one. A Diffusion server answers an
+update within a millisecond or two on a LAN: without this a key's next record mostly arrives
+after its update was confirmed, and nothing is conflated while a backlog is read. A record read
+while the reader is at the end of its partitions is sent at once.
 """
 
 from __future__ import annotations
@@ -55,11 +62,16 @@ class ConflatingDispatcher(Generic[T]):
         conflated: Callable[[list[T]], None],
         *,
         hold: int,
+        max_defer: float = 0.25,
     ) -> None:
         if window < 1 or hold < 1:
             raise ValueError("window and hold must be >= 1")
         self.window = window
         self.hold = hold
+        self.max_defer = max_defer
+        self._send = asyncio.Event()  # workers may send (cleared while the reader catches up)
+        self._send.set()
+        self._reopen: asyncio.TimerHandle | None = None
         self._deliver = deliver
         self._conflated = conflated
         self._keys: dict[Hashable, _Key[T]] = {}
@@ -75,6 +87,7 @@ class ConflatingDispatcher(Generic[T]):
     async def submit(self, key: Hashable, item: T) -> None:
         """Send ``item`` after the key's delivery in flight, replacing the key's pending record."""
         while self._held >= self.hold:
+            self._open()  # what is held is freed only by sending
             self._room.clear()
             await self._room.wait()
         if not self._workers:
@@ -97,6 +110,8 @@ class ConflatingDispatcher(Generic[T]):
         ready = self._ready
         while True:
             state = await ready.get()
+            if not self._send.is_set():  # catching up: the key's pending record may still be replaced
+                await self._send.wait()
             item, replaced = state.pending, state.replaced
             state.pending, state.replaced = None, []
             self._held -= 1  # in flight now; what it replaced stays held until it is confirmed
@@ -124,8 +139,23 @@ class ConflatingDispatcher(Generic[T]):
             if not self.in_flight:
                 self._idle.set()
 
+    def behind(self, backlog: bool) -> None:
+        """The reader has (True) or has not (False) more records waiting: hold sends, or send now."""
+        if not backlog:
+            self._open()
+        elif self._send.is_set():
+            self._send.clear()
+            self._reopen = asyncio.get_running_loop().call_later(self.max_defer, self._open)
+
+    def _open(self) -> None:
+        if self._reopen is not None:
+            self._reopen.cancel()
+            self._reopen = None
+        self._send.set()
+
     async def drain(self, timeout: float | None = None) -> bool:
         """Wait until nothing is in flight, pending or held; False if ``timeout`` passed first."""
+        self._open()  # nothing more is read meanwhile
         if self._idle.is_set():
             return True
         try:
@@ -144,6 +174,7 @@ class ConflatingDispatcher(Generic[T]):
         self._keys.clear()
         self._ready = asyncio.Queue()
         self._held = self.in_flight = 0
+        self._open()
         self._room.set()
         self._idle.set()
         return abandoned

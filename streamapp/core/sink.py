@@ -299,6 +299,8 @@ class SinkConnector(Generic[P]):
         follower = asyncio.create_task(self._follow_flow(), name=f"{self.name} flow")
         flow = faust_workarounds.Flow(self.app)
         handle = self._handle
+        # Conflating: while a batch or more is already waiting to be read, sends wait (core.conflation).
+        behind = self.dispatcher.behind if isinstance(self.dispatcher, ConflatingDispatcher) else None
         event = None
         try:
             async for events in stream.noack().noack_take(self.batch_size, within=self.batch_linger):
@@ -316,6 +318,10 @@ class SinkConnector(Generic[P]):
                             self._stop_on(failure, "an unexpected error")
                     # else: dropped unacked (a stopped connector, or the flow stopped); it is
                     # consumed again from the committed offset after the restart or rebalance.
+                if behind is not None and event is not None:
+                    msg = event.message
+                    end = _end_offset(self.app, msg.tp)
+                    behind(end is not None and end - msg.offset - 1 >= self.batch_size)
                 # No reference may outlive the batch: Faust waits for unacked events to be garbage.
                 events = event = None
         finally:

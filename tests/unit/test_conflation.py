@@ -37,8 +37,8 @@ class Destination:
         self.outcomes[item].set_result(confirmed)
 
 
-def dispatcher(dest: Destination, window: int = 10, hold: int = 100) -> ConflatingDispatcher:
-    return ConflatingDispatcher(window, dest.deliver, dest.on_conflated, hold=hold)
+def dispatcher(dest: Destination, window: int = 10, hold: int = 100, max_defer: float = 0.25) -> ConflatingDispatcher:
+    return ConflatingDispatcher(window, dest.deliver, dest.on_conflated, hold=hold, max_defer=max_defer)
 
 
 async def in_flight(d: ConflatingDispatcher, dest: Destination, item: tuple[str, int]) -> None:
@@ -183,6 +183,66 @@ async def test_abandon_drops_everything_unacked_and_leaves_nothing_behind():
     await d.submit("a", ("a", 10))
     await dest.answer(("a", 10))
     assert await d.drain(5)
+
+
+async def test_while_the_reader_is_behind_keys_wait_and_their_records_replace_each_other():
+    dest = Destination()
+    d = dispatcher(dest, max_defer=60)
+    await in_flight(d, dest, ("a", 1))
+    d.behind(True)
+    await d.submit("a", ("a", 2))
+    await d.submit("b", ("b", 1))
+    await dest.answer(("a", 1))  # a's pending record is not sent while the reader is behind
+    for n in range(3, 6):
+        await d.submit("a", ("a", n))
+        await d.submit("b", ("b", n))
+    await asyncio.sleep(0.01)
+    assert dest.sent == [("a", 1)]
+    d.behind(False)  # caught up: the newest of each key goes out at once
+    await dest.answer(("a", 5))
+    await dest.answer(("b", 5))
+    assert await d.drain(5)
+    assert dest.sent == [("a", 1), ("b", 5), ("a", 5)]  # b got in line while a was in flight
+    assert sorted(x for batch in dest.conflated for x in batch) == [
+        ("a", 2),
+        ("a", 3),
+        ("a", 4),
+        ("b", 1),
+        ("b", 3),
+        ("b", 4),
+    ]
+
+
+async def test_sends_wait_at_most_max_defer_while_the_reader_stays_behind():
+    dest = Destination()
+    d = dispatcher(dest, max_defer=0.05)
+    d.behind(True)
+    await d.submit("a", ("a", 1))
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await dest.answer(("a", 1))
+    assert loop.time() - start >= 0.04
+    d.behind(True)  # still behind: the next round waits again
+    await d.submit("a", ("a", 2))
+    await d.submit("a", ("a", 3))
+    await dest.answer(("a", 3))
+    assert await d.drain(5) and dest.sent == [("a", 1), ("a", 3)] and dest.conflated == [[("a", 2)]]
+
+
+async def test_a_full_hold_and_a_drain_send_at_once_even_while_behind():
+    dest = Destination()
+    d = dispatcher(dest, hold=2, max_defer=60)
+    d.behind(True)
+    await d.submit("a", ("a", 1))
+    await d.submit("b", ("b", 1))  # 2 pending: the hold is full
+    blocked = asyncio.create_task(d.submit("c", ("c", 1)))
+    await dest.answer(("a", 1))  # the reader waits for room: the keys are sent, not held 60 s
+    await dest.answer(("b", 1))
+    await asyncio.wait_for(blocked, 5)
+    d.behind(True)
+    draining = asyncio.create_task(d.drain(5))  # a rebalance or a shutdown: nothing more is read
+    await dest.answer(("c", 1))
+    assert await draining
 
 
 def test_window_and_hold_must_be_positive():
