@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import re
 import signal
+import sys
 
 import pytest
 
@@ -201,12 +203,27 @@ async def test_sigkill_with_conflation_then_restart_ends_every_topic_on_its_last
                 return samples if counter(samples, "records_in_flight", name) == 0 else None
 
             samples = await until(settled, 30)
+            records_in, delivered, conflated = (
+                counter(samples, f, name)
+                for f in ("records_in_total", "records_delivered_total", "records_conflated_total")
+            )
+
+            async def status_row() -> re.Match | None:  # `streamapp status` counts them too
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "streamapp.cli", "status", "--url", f"http://127.0.0.1:{second.web_port}",
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                )  # fmt: skip
+                out, err = await asyncio.wait_for(proc.communicate(), 60)
+                assert proc.returncode == 0, err.decode()
+                row = re.search(
+                    rf"^{name}\s+sink\s+RUNNING\s+\S+\s+(\d+)\s+(\d+)\s+0\s+0\s+0\s+(\d+)\s", out.decode(), re.M
+                )
+                return row if row and [float(n) for n in row.groups()] == [records_in, delivered, conflated] else None
+
+            await until(status_row, 30)  # IN, DELIVERED, CONFLATED as /metrics says
         finally:
             assert await second.stop() == 0
 
-    records_in, delivered, conflated = (
-        counter(samples, f, name) for f in ("records_in_total", "records_delivered_total", "records_conflated_total")
-    )
     print(
         f"killed after {updates} updates for {total} records, {at_kill} of {keys} keys on their last value; "
         f"restarted worker: {records_in:.0f} records in, {delivered:.0f} delivered, {conflated:.0f} conflated"
