@@ -200,7 +200,7 @@ async def conflated_sink(broker, url: str, n: int) -> tuple[float, float, int, f
         if os.environ.get("STREAMAPP_BENCH_PROFILE_CONFLATE"):  # py-spy the conflating worker
             await wait_for(lambda: arrivals.count > 0, 120)
             profiler = await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(worker.pid), "-d", "4", "-f",
+                str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(worker.pid), "-d", "2", "-r", "1000", "-f",
                 "raw", "-o", os.environ["STREAMAPP_BENCH_PROFILE_CONFLATE"],
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             )  # fmt: skip
