@@ -63,8 +63,8 @@ fi
 for version in $(.venv/bin/python -c 'from streamapp.devstack.kafka_jars import DEFAULT_KAFKA_VERSION as d, COMPAT_KAFKA_VERSION as c; print(d, c)'); do
     .venv/bin/streamapp kafka-broker --download-only --kafka-version "$version"
 done
-# The official Diffusion Java client (Maven Central com.diffusiondata.diffusion:diffusion-client, the
-# connector's 6.11 line and the newest) for the emulator's Java client test, cached like the Kafka jars.
+# The official Diffusion Java client (Maven Central com.diffusiondata.diffusion:diffusion-client-with-
+# dependencies 6.11.5, the connector's line) for the emulator's Java client test, cached like the Kafka jars.
 # A version Maven cannot resolve is recorded, and that test skips with the reason; setup goes on.
 .venv/bin/python -m tests.fixtures.diffusion_java || true
 

@@ -79,6 +79,7 @@ async def test_javascript_client_runs_the_client_scenario(
     # answered by closing the WebSocket (the client waits for that).
     messages = [r.getMessage() for r in caplog.records]
     assert any("client type WB, protocol 29" in m for m in messages), messages
+    assert not [m for m in messages if "could not handle a server request" in m]
     await wait_until(lambda: any("closed by client (close request)" in r.getMessage() for r in caplog.records))
 
 

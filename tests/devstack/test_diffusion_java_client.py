@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -42,7 +43,7 @@ async def _run(*args: str) -> bytes:
 
 @pytest.mark.parametrize("version", JAVA_CLIENT_VERSIONS)
 async def test_java_client_runs_the_client_scenario(
-    version: str, diffusion_emulator: DiffusionEmulator, diffusion_topic_root, tmp_path: Path
+    version: str, diffusion_emulator: DiffusionEmulator, diffusion_topic_root, tmp_path: Path, caplog
 ):
     javac, java = shutil.which("javac"), shutil.which("java")
     if javac is None or java is None:
@@ -53,6 +54,7 @@ async def test_java_client_runs_the_client_scenario(
         pytest.skip(str(exc))
     await _run(javac, "-cp", classpath, "-d", str(tmp_path), str(SCENARIO))
     root = diffusion_topic_root
+    caplog.set_level(logging.INFO, logger="streamapp.devstack.diffusion_emulator")
     async with diffusion_session(diffusion_emulator.url) as watcher:
         collector = await Collector(watcher, types=(dt.JSON, dt.STRING)).subscribe(f"?{root}//")
         stdout = await _run(java, "-cp", f"{classpath}:{tmp_path}", "Scenario", diffusion_emulator.url, root)
@@ -61,3 +63,8 @@ async def test_java_client_runs_the_client_scenario(
         assert collector.values(f"{root}/text") == ["a", "b", "c", "d"]
     assert json.loads(stdout) == EXPECTED
     assert not [p for p in diffusion_emulator.topic_paths() if p.startswith(f"{root}/")]
+    messages = [r.getMessage() for r in caplog.records]
+    # The Java client announced itself, and answered nothing the emulator sent with an error (it
+    # does when a one-way notification arrives with a conversation id).
+    assert any("client type" in m and "protocol" in m for m in messages), messages
+    assert not [m for m in messages if "could not handle a server request" in m]

@@ -27,6 +27,12 @@ from .topics import Topic
 
 __all__ = ["EmulatedSession", "SessionInfo", "format_session_id"]
 
+#: The conversation id of a one-way request, which the receiver must not answer. The official Java
+#: client (6.11) treats NOTIFY_SUBSCRIPTION and NOTIFY_UNSUBSCRIPTION as one-way services: sent with
+#: any other cid, it answers each with a SERVICE_ERROR (it has no response serialiser for them).
+#: The Python SDK and the JavaScript client accept either.
+ONEWAY_CID = 0
+
 LOG = logging.getLogger("streamapp.devstack.diffusion_emulator")
 
 
@@ -77,7 +83,8 @@ class EmulatedSession:
         self._selections: list[tuple[bool, Selector]] = []
         self._topic_ids: dict[str, int] = {}
         self._next_topic_id = itertools.count(1)
-        # Server-initiated conversations. The client echoes the cid in an empty response.
+        # Server-initiated conversations (system pings). The client echoes the cid in an empty
+        # response. Notifications are one-way instead: cid ONEWAY_CID, never answered.
         self._next_cid = itertools.count(1)
         self._pending_pings: set[int] = set()
         self.system_pings_sent = 0
@@ -132,7 +139,7 @@ class EmulatedSession:
             + bytes((topic.type_code,))
             + wire.encode_string_map(topic.properties)
         )
-        self.send(wire.service_request(ServiceId.NOTIFY_SUBSCRIPTION, next(self._next_cid), body))
+        self.send(wire.service_request(ServiceId.NOTIFY_SUBSCRIPTION, ONEWAY_CID, body))
         if topic.value is not None:
             self.send(wire.topic_value(topic_id, topic.value))
 
@@ -146,7 +153,7 @@ class EmulatedSession:
         if topic_id is None:
             return False
         body = wire.encode_varint(topic_id, 32) + bytes((reason,))
-        self.send(wire.service_request(ServiceId.NOTIFY_UNSUBSCRIPTION, next(self._next_cid), body))
+        self.send(wire.service_request(ServiceId.NOTIFY_UNSUBSCRIPTION, ONEWAY_CID, body))
         return True
 
     # --- system ping -----------------------------------------------------------------------------
