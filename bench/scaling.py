@@ -72,7 +72,8 @@ def cpu_of(pid: int | None) -> float:
     return process_cpu(pid) if pid else 0.0
 
 
-async def run(broker, uri: str, workers: int, n: int, tmp: Path, server_pid: int | None) -> float:
+async def run(broker, uri: str, workers: int, n: int, tmp: Path, server_pid: int | None) -> tuple[float, float]:
+    """The rate, and the CPU seconds per record of every process on the machine that serves it."""
     run_id = uuid.uuid4().hex[:6]
     topic = f"scale_{run_id}"
     admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
@@ -131,7 +132,7 @@ async def run(broker, uri: str, workers: int, n: int, tmp: Path, server_pid: int
         print(f"  {workers} worker(s): CPU per record " + ", ".join(
             f"{name} {cpu / n * 1e6:.0f} us" for name, cpu in used.items()
         ) + f"; cores busy {sum(used.values()) / elapsed:.2f} of {os.cpu_count()}")  # fmt: skip
-        return n / elapsed
+        return n / elapsed, sum(used.values()) / n
     finally:
         for proc in procs:
             await proc.stop()
@@ -144,11 +145,16 @@ async def main(n: int) -> None:
         server_pid = int(subprocess.run(["pgrep", "-n", "-f", f"coap-server-notls -A 127.0.0.1 -p {uri.rsplit(':', 1)[1]}"],
                                         capture_output=True, text=True, check=True).stdout.split()[0])  # fmt: skip
         with tempfile.TemporaryDirectory() as tmp:
-            one = await run(broker, uri, 1, n, Path(tmp), server_pid)
+            one, _ = await run(broker, uri, 1, n, Path(tmp), server_pid)
             print(f"1 worker,  {PARTITIONS} partitions: {one:7.0f} records/s")
-            two = await run(broker, uri, 2, n, Path(tmp), server_pid)
+            two, cpu_two = await run(broker, uri, 2, n, Path(tmp), server_pid)
             print(f"2 workers, {PARTITIONS} partitions: {two:7.0f} records/s")
             print(f"ratio 2 workers / 1 worker: {two / one:.2f}  (target >= 1.6; {os.cpu_count()} cores)")
+            # Workers, broker, CoAP server and benchmark share the cores: with every core busy, two
+            # workers cannot go faster than the cores divided by what a record costs them all.
+            ceiling = (os.cpu_count() or 1) / cpu_two
+            print(f"ceiling with every core busy: {ceiling:7.0f} records/s = {ceiling / one:.2f} x one worker's rate "
+                  f"({cpu_two * 1e6:.0f} us of CPU per record, all processes, with 2 workers)")  # fmt: skip
 
 
 if __name__ == "__main__":

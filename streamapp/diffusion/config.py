@@ -237,6 +237,12 @@ class DiffusionSinkConfig(SinkConnectorConfig, DiffusionTlsKeys):
         ge=100,
         description="Longest wait between reconnection attempts.",
     )
+    diffusion_conflate: bool = Field(
+        False,
+        alias="diffusion.conflate",
+        description="While a topic's update is in flight (or, catching up, for up to 0.25 s), newer records for it "
+        "replace each other and only the newest is sent; replaced records are acked once it is confirmed.",
+    )
 
     @field_validator("diffusion_destination")
     @classmethod
