@@ -4,11 +4,13 @@ The shapes are Connect's (``ConnectorStateInfo``, ``ConnectorInfo``, ``TaskInfo`
 ``ActiveTopicsInfo``), so scripts and tools written for Connect read them unchanged:
 
 * a *task* is a worker that runs part of the connector: for a sink, each worker with partitions
-  of its topics assigned (or where it failed); for a source, the one leader worker subscribed to
-  Diffusion. Task ids number those workers in ``worker_id`` order.
-* the *connector* runs on the group leader (Connect runs each connector instance on one worker):
-  ``PAUSED`` when paused, ``FAILED`` when this version cannot run it, ``RUNNING`` while a live
-  worker has it loaded, else ``UNASSIGNED``.
+  of its topics assigned (or where it failed); for a source, the one worker the source placement
+  gave it to (:mod:`streamapp.core.source_placement`), subscribed to Diffusion. Task ids number
+  those workers in ``worker_id`` order.
+* the *connector* runs on one worker (as Connect runs each connector instance on one worker): a
+  source's is the worker running its task; a sink's is the group leader. ``PAUSED`` when paused,
+  ``FAILED`` when this version cannot run it, ``RUNNING`` while a live worker has it loaded, else
+  ``UNASSIGNED``.
 """
 
 from __future__ import annotations
@@ -49,8 +51,10 @@ def _tasks(view: ConnectorView, workers: list[dict[str, Any]], paused: bool) -> 
 
 def _connector_worker(view: ConnectorView, workers: list[dict[str, Any]]) -> str | None:
     having = [d for d in workers if view.name in d.get("connectors", {})]
+    # A source runs where its task runs (one worker, placed by the group); a sink on the leader.
+    running = [d for d in having if d["connectors"][view.name].get("task")] if view.kind == "source" else []
     leaders = [d for d in having if d.get("leader")]
-    chosen = (leaders or having or [None])[0]
+    chosen = (running or leaders or having or [None])[0]
     return chosen["worker_id"] if chosen else None
 
 
