@@ -2,15 +2,22 @@
 
     .venv/bin/python bench/diffusion_sink.py [--records 20000]
 
-1. Raw: one official-SDK session publishes N values with a bounded number in flight; the best
-   window of a few is the limit this machine's SDK can reach against the emulator.
-2. Sink: N records are produced to Kafka beforehand, a worker is started, and the rate is taken
-   from the first value arriving in Diffusion to the moment every path holds its last value
-   (startup time is printed apart). Only one path is watched live, so that a subscriber's CPU
-   does not compete with the worker; final values are then checked with a fresh subscription.
+1. Raw: one official-SDK session publishes N values (public ``set_topic``) with 100 in flight,
+   the sink's default window: the limit this machine's SDK reaches against the emulator.
+2. Sink: N records over 100 keys are produced to Kafka beforehand, a worker is started, and the
+   rate is taken from the first value arriving in Diffusion to the moment every path holds its
+   last value (startup time is printed apart). Only one path is watched live, so that a
+   subscriber's CPU does not compete with the worker; final values are then checked with a fresh
+   subscription.
 3. Latency: records produced at a steady 500/s carry their send time; p50/p99 at the subscriber,
    after one warm-up record per key has created the Diffusion topics.
-The broker and the emulator run in their own processes. Prints both rates and their ratio.
+4. Conflation: the same N records in another topic, read by a second worker whose connector has
+   ``diffusion.conflate=true``; the rate from the first record read (its /metrics counter polled:
+   the first update is held while the worker catches up) to every path holding its last value
+   (every path watched live: there are few updates); its ``conflated`` count. Target: 5x raw.
+Then a bare Faust agent reads the N records: its CPU per event plus the raw SDK's per set_topic is
+the floor the sink's CPU per record is compared with. The broker and the emulator run in their own
+processes.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import time
@@ -28,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 logging.getLogger("diffusion").setLevel(logging.CRITICAL)
 
+import aiohttp  # noqa: E402
 import diffusion  # noqa: E402
 import diffusion.datatypes as dt  # noqa: E402
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
@@ -35,11 +44,21 @@ from confluent_kafka import Producer  # noqa: E402
 from diffusion.features.topics.streams import ValueStreamHandler  # noqa: E402
 
 from bench._stack import free_port, kafka_broker, percentile, service, worker_env  # noqa: E402
-from bench.floor import bare_faust_cpu, process_cpu  # noqa: E402
+from bench.floor import bare_faust, process_cpu  # noqa: E402
 from streamapp.devstack.worker import WorkerProcess  # noqa: E402
 
 KEYS = 100
+WINDOW = 100  # updates in flight: the raw SDK's and the sink's (diffusion.max.in.flight)
 RAW_CPU: dict[int, float] = {}  # window -> the SDK client's CPU seconds per set_topic
+CONNECTOR = {
+    "connector.class": "com.diffusiondata.connect.diffusion.sink.DiffusionSinkConnector",
+    "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+    "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+    "value.converter.schemas.enable": "false",
+    "diffusion.username": "admin",
+    "diffusion.password": "password",
+    "diffusion.max.in.flight": str(WINDOW),
+}
 
 
 class Arrivals:
@@ -140,37 +159,111 @@ async def wait_for(check, timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
+def bench_worker(broker, configs: Path, workdir: Path) -> WorkerProcess:
+    return WorkerProcess(
+        broker=f"kafka://{broker.bootstrap}",
+        connectors=configs,
+        workdir=workdir,
+        web_port=free_port(),
+        env={**worker_env(broker), "STREAMAPP_ENV_FILE": os.devnull, "STREAMAPP_TOPIC_PARTITIONS": "1"},
+        log_level="warn",
+    )
+
+
+async def counters(worker: WorkerProcess, connector: str) -> dict[str, float]:
+    """The connector's counters from the worker's /metrics, e.g. ``{"records_conflated_total": 19000.0}``."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{worker.web_port}/metrics") as response:
+            text = await response.text()
+    pattern = rf'^streamapp_connector_(\w+){{connector="{connector}"}} (\S+)$'
+    return {m[1]: float(m[2]) for m in re.finditer(pattern, text, re.M)}
+
+
+async def conflated_sink(broker, url: str, n: int) -> tuple[float, float, int, float]:
+    """Records/s and CPU s per record of a conflating sink over ``bench_conflate``; updates seen, conflated count."""
+    expected = {f"conf/k{k}": max(i for i in range(n) if i % KEYS == k) for k in range(KEYS)}
+    with tempfile.TemporaryDirectory() as tmp:
+        configs = Path(tmp) / "connectors"
+        configs.mkdir()
+        config = {
+            **CONNECTOR,
+            "diffusion.url": url,
+            "topics": "bench_conflate",
+            "diffusion.destination": "conf/${key}",
+            "diffusion.conflate": "true",
+        }
+        (configs / "conflate.json").write_text(json.dumps({"name": "conflate", "config": config}))
+        sub, arrivals = await subscriber(url, "?conf/")  # few updates: every path is watched live
+        worker = bench_worker(broker, configs, Path(tmp))
+        await worker.start()
+        # Timed from the first record read, not the first update: updates are held while the worker
+        # catches up. The counter is polled; the time and CPU before the last poll that saw none
+        # are the start (conservative: up to one poll early).
+        start, cpu_start = time.perf_counter(), process_cpu(worker.pid)
+        while True:
+            before, cpu_before = time.perf_counter(), process_cpu(worker.pid)
+            try:
+                seen = (await counters(worker, "conflate")).get("records_in_total", 0)
+            except aiohttp.ClientError:  # the web server is not up yet
+                seen = 0
+            if seen or before - start > 120:
+                break
+            start, cpu_start = before, cpu_before
+            await asyncio.sleep(0.01)
+        profiler = None
+        if os.environ.get("STREAMAPP_BENCH_PROFILE_CONFLATE"):  # py-spy the conflating worker
+            await wait_for(lambda: arrivals.count > 0, 120)
+            profiler = await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(worker.pid), "-d", "2", "-r", "1000", "-f",
+                "raw", "-o", os.environ["STREAMAPP_BENCH_PROFILE_CONFLATE"],
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+        try:
+            try:
+                await wait_for(lambda: arrivals.final == expected, 120)
+            except TimeoutError:
+                wrong = {p: (arrivals.final.get(p), v) for p, v in expected.items() if arrivals.final.get(p) != v}
+                print(f"conflation: paths without their last value: {list(wrong.items())[:5]}", file=sys.stderr)
+                print(worker.output[-6000:], file=sys.stderr)
+                raise
+            done = time.perf_counter()
+            cpu = (process_cpu(worker.pid) - cpu_start) / n
+            while True:  # every record delivered or conflated, as /metrics counts them
+                counted = await counters(worker, "conflate")
+                delivered, conflated = counted["records_delivered_total"], counted["records_conflated_total"]
+                if delivered + conflated >= n or time.perf_counter() - done > 30:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            if profiler is not None:
+                await profiler.wait()
+            await worker.stop()
+            await sub.close()
+    print(f"  (conflating sink: {delivered:.0f} delivered, {conflated:.0f} conflated, per /metrics)")
+    return n / (done - start), cpu, arrivals.count, conflated
+
+
 async def main(n: int) -> None:
     diffusion_port = free_port()
     url = f"ws://127.0.0.1:{diffusion_port}"
     async with kafka_broker() as broker, service("diffusion-emulator", port=diffusion_port):
         bootstrap = broker.bootstrap
         # 1. raw SDK limit
-        raw = {}
-        for window in (50, 100, 200):
-            raw[window] = await raw_rate(url, min(n, 10000), window, f"raw/w{window}")
-            print(f"raw SDK set_topic, {window:>3} in flight: {raw[window]:8.0f} updates/s")
-        best_window = max(raw, key=raw.get)
+        raw = await raw_rate(url, min(n, 10000), WINDOW, "raw")
+        print(f"raw SDK set_topic, {WINDOW} in flight: {raw:8.0f} updates/s", flush=True)
 
         # 2. sink end to end
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
-        await admin.create_topics([NewTopic("bench_sink", 1, 1), NewTopic("bench_latency", 1, 1)])
+        await admin.create_topics(
+            [NewTopic("bench_sink", 1, 1), NewTopic("bench_latency", 1, 1), NewTopic("bench_conflate", 1, 1)]
+        )
         await admin.close()
         await produce(bootstrap, "bench_sink", n)
         with tempfile.TemporaryDirectory() as tmp:
             configs = Path(tmp) / "connectors"
             configs.mkdir()
-            base = {
-                "connector.class": "com.diffusiondata.connect.diffusion.sink.DiffusionSinkConnector",
-                "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-                "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-                "value.converter.schemas.enable": "false",
-                "diffusion.url": url,
-                "diffusion.username": "admin",
-                "diffusion.password": "password",
-                "diffusion.max.in.flight": str(best_window),
-            }
+            base = {**CONNECTOR, "diffusion.url": url}
             (configs / "sink.json").write_text(
                 json.dumps(
                     {
@@ -190,18 +283,7 @@ async def main(n: int) -> None:
             sub, arrivals = await subscriber(url, ">sink/k0")  # first and last update of one path
             last_k0 = max(i for i in range(n) if i % KEYS == 0)
             lat_sub, lat = await subscriber(url, "?lat/")
-            worker = WorkerProcess(
-                broker=f"kafka://{bootstrap}",
-                connectors=configs,
-                workdir=Path(tmp),
-                web_port=free_port(),
-                env={
-                    **worker_env(broker),
-                    "STREAMAPP_ENV_FILE": os.devnull,
-                    "STREAMAPP_TOPIC_PARTITIONS": "1",
-                },
-                log_level="warn",
-            )
+            worker = bench_worker(broker, configs, Path(tmp))
             started = time.perf_counter()
             await worker.start()
             arrivals.pid = worker.pid
@@ -257,18 +339,29 @@ async def main(n: int) -> None:
                 await worker.stop()
                 await sub.close()
                 await lat_sub.close()
-        best = raw[best_window]
         print(
-            f"sink end to end ({n} records, window {best_window}): {sink_rate:8.0f} records/s "
+            f"sink end to end ({n} records, window {WINDOW}): {sink_rate:8.0f} records/s "
             f"({total:.1f}s including worker start)"
         )
-        print(f"ratio sink / raw SDK: {sink_rate / best:.2f}  (target >= 0.85)")
-        bare = await bare_faust_cpu(broker.url, ["bench_sink"], n)
-        floor = RAW_CPU[best_window] + bare
+        print(f"ratio sink / raw SDK: {sink_rate / raw:.2f}  (target >= 0.85)", flush=True)
+        await produce(bootstrap, "bench_conflate", n)
+        c_rate, c_cpu, c_updates, c_conflated = await conflated_sink(broker, url, n)
         print(
-            f"CPU per record: sink {sink_cpu * 1e6:.0f} us; floor = raw SDK {RAW_CPU[best_window] * 1e6:.0f} us per "
+            f"sink with diffusion.conflate=true ({n} records over {KEYS} keys already in the topic): "
+            f"{c_rate:8.0f} records/s, {c_updates} updates received by a subscriber, {c_conflated:.0f} conflated "
+            f"(/metrics); every path on its last value"
+        )
+        print(f"ratio conflating sink / raw SDK: {c_rate / raw:.2f}  (target >= 5)", flush=True)
+        bare, bare_rate = await bare_faust(broker.url, ["bench_conflate"], n)
+        print(
+            f"bare Faust agent (reads and acks, nothing else) on the same {n} records: {bare_rate:8.0f} events/s "
+            f"= {bare_rate / raw:.2f}x raw: no sink of this design reads faster"
+        )
+        floor = RAW_CPU[WINDOW] + bare
+        print(
+            f"CPU per record: sink {sink_cpu * 1e6:.0f} us; floor = raw SDK {RAW_CPU[WINDOW] * 1e6:.0f} us per "
             f"set_topic + bare Faust {bare * 1e6:.0f} us per event = {floor * 1e6:.0f} us; sink / floor = "
-            f"{sink_cpu / floor:.2f}"
+            f"{sink_cpu / floor:.2f}; conflating sink {c_cpu * 1e6:.0f} us"
         )
         ms = [x * 1000 for x in lat.latencies]
         if os.environ.get("STREAMAPP_BENCH_LATENCIES"):  # arrival time and latency of each record, for plots

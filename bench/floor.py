@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-__all__ = ["bare_faust_cpu", "process_cpu"]
+__all__ = ["bare_faust", "bare_faust_cpu", "process_cpu"]
 
 
 def process_cpu(pid: int) -> float:
@@ -28,6 +28,14 @@ def process_cpu(pid: int) -> float:
 
 async def bare_faust_cpu(broker_url: str, topics: list[str], count: int, timeout: float = 300) -> float:
     """CPU seconds per event of a bare Faust agent reading ``count`` records already in ``topics``."""
+    return (await bare_faust(broker_url, topics, count, timeout))[0]
+
+
+async def bare_faust(broker_url: str, topics: list[str], count: int, timeout: float = 300) -> tuple[float, float]:
+    """A bare Faust agent reading ``count`` records already in ``topics``: CPU seconds per event, events/s.
+
+    The rate is from its first batch to its last: the fastest any sink of this design reads them.
+    """
     faust_cli = str(Path(sys.executable).with_name("faust"))
     env = {
         **os.environ,
@@ -47,9 +55,9 @@ async def bare_faust_cpu(broker_url: str, topics: list[str], count: int, timeout
         async with asyncio.timeout(timeout):
             assert proc.stdout is not None
             async for raw in proc.stdout:
-                match = re.search(r"BARE_CPU (\S+) (\d+)", raw.decode(errors="replace"))
+                match = re.search(r"BARE_CPU (\S+) (\d+) (\S+)", raw.decode(errors="replace"))
                 if match:
-                    return float(match[1]) / int(match[2])
+                    return float(match[1]) / int(match[2]), int(match[2]) / float(match[3])
         raise RuntimeError("the bare agent exited before reporting")
     finally:
         if proc.returncode is None:

@@ -229,6 +229,7 @@ class Herder:
         installed = self._installed.pop(name)
         self._running_loaded.pop(name, None)
         self.worker.connectors.pop(name, None)
+        await self.worker.placement.remove(name)  # a source: its Diffusion session and slot
         await faust_workarounds.stop(self.app, installed)
         logger.info("connector %r %s: its agents and clients are stopped here", name, why)
 

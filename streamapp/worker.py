@@ -5,6 +5,8 @@ everything the worker runs; nothing is kept in module-level state. Connectors ar
 installed when a Faust command initialises the worker (Faust does that more than once per command:
 the root command, then the subcommand; the second time changes nothing).
 
+Source connectors run on one worker each, placed by :class:`~.core.source_placement.SourcePlacement`.
+
 Shared tables are Faust GlobalTables with one changelog partition: every worker holds all of
 each, and writes go through the producer's partitioner, so any worker may write from outside a
 stream event (delivery callbacks, timers). They hold the delivered offsets, the sources'
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .config.loader import LoadedConnector, load_connectors
+from .core.source_placement import SourcePlacement
 from .errors import RequestRefused
 
 if TYPE_CHECKING:
@@ -44,6 +47,8 @@ class Worker:
         self._installed = False
         # Set by streamapp.ops when metrics are installed: (connector, seconds) per confirmed delivery.
         self.observe_delivery: Callable[[str, float], None] = lambda connector, seconds: None
+        # Which worker runs each source connector (sources add themselves when installed).
+        self.placement = SourcePlacement(self)
         self.delivered_offsets = self.table(
             DELIVERED_OFFSETS_TABLE,
             value_type=int,

@@ -4,8 +4,9 @@ The one path of a record::
 
     Faust agent (noack_take) -> already delivered? (delivered-offset table) -> key and value
     converters -> prepare (the connector maps the record to a Delivery) -> ordered dispatch (per
-    destination key, a bounded window) -> deliver (the connector's client; transient errors wait
-    and retry) -> ack -> delivered-offset table -> committed by Faust
+    destination key, a bounded window; conflating when the connector asks) -> deliver (the
+    connector's client; transient errors wait and retry) -> ack -> delivered-offset table ->
+    committed by Faust
     on a failure at any stage: the error policy (retry, then skip / dead-letter and ack, or stop)
 
 One Faust agent per connector reads the connector's topics with ``noack().noack_take(...)``
@@ -40,6 +41,7 @@ from streamapp import faust_workarounds
 from streamapp.converters import ConversionError
 from streamapp.data import Record, RecordError
 
+from .conflation import ConflatingDispatcher
 from .contract import ConnectorStatus, Counters, PartitionStatus, SessionStatus, State
 from .dead_letters import DeadLetterError, DeadLetterQueue, RecordFailure
 from .dispatch import OrderedDispatcher, PartitionWatermark
@@ -110,6 +112,7 @@ class SinkConnector(Generic[P]):
     batch_linger = 0.005  # s that noack_take waits to fill a batch: a record's latency floor
     offset_flush_interval = 0.025  # s between delivered-offset table writes (see _complete)
     shutdown_grace = 10.0  # s to finish in-flight deliveries on stop before abandoning them (unacked)
+    conflation_hold = 10_000  # replaced records held unacked at most (conflation); then records wait
 
     def __init__(self, worker: Worker, loaded: LoadedConnector) -> None:
         self.worker = worker
@@ -129,7 +132,13 @@ class SinkConnector(Generic[P]):
         self._value_hook = getattr(self.value_converter, "prepare_to_connect", None)
         self.task_class = re.sub(r"Connector$", "Task", loaded.type.class_name)
         self.offsets = DeliveredOffsets(worker.delivered_offsets, self.name)
-        self.dispatcher: OrderedDispatcher[_Pending] = OrderedDispatcher(self.window, self._deliver)
+        self.dispatcher: OrderedDispatcher[_Pending] | ConflatingDispatcher[_Pending]
+        if self.conflate:
+            self.dispatcher = ConflatingDispatcher(
+                self.window, self._deliver, self._conflated, hold=self.conflation_hold
+            )
+        else:
+            self.dispatcher = OrderedDispatcher(self.window, self._deliver)
         self._observe: Callable[[str, float], None] = worker.observe_delivery
         self._marks: dict[tuple[str, int], PartitionWatermark] = {}
         self._offsets_behind: WriteBehind[tuple[str, int]] = WriteBehind(
@@ -166,6 +175,11 @@ class SinkConnector(Generic[P]):
         """Deliveries in flight (or queued behind their key) at most."""
         return 100
 
+    @property
+    def conflate(self) -> bool:
+        """Records of one destination may replace each other while its update is in flight (see core.conflation)."""
+        return False
+
     def error_policy(self) -> ErrorPolicy:
         cfg = self.config
         return connect_policy(
@@ -192,7 +206,7 @@ class SinkConnector(Generic[P]):
         return None
 
     def record_done(self, record: Record, fate: str) -> None:
-        """Called once per record with its fate (delivered, dead_lettered, skipped, failed)."""
+        """Called once per record with its fate (delivered, conflated, dead_lettered, skipped, failed)."""
 
     def record_retried(self, record: Record) -> None:
         """Called before each retry the error policy makes of a failed delivery."""
@@ -285,6 +299,8 @@ class SinkConnector(Generic[P]):
         follower = asyncio.create_task(self._follow_flow(), name=f"{self.name} flow")
         flow = faust_workarounds.Flow(self.app)
         handle = self._handle
+        # Conflating: while a batch or more is already waiting to be read, sends wait (core.conflation).
+        behind = self.dispatcher.behind if isinstance(self.dispatcher, ConflatingDispatcher) else None
         event = None
         try:
             async for events in stream.noack().noack_take(self.batch_size, within=self.batch_linger):
@@ -302,6 +318,10 @@ class SinkConnector(Generic[P]):
                             self._stop_on(failure, "an unexpected error")
                     # else: dropped unacked (a stopped connector, or the flow stopped); it is
                     # consumed again from the committed offset after the restart or rebalance.
+                if behind is not None and event is not None:
+                    msg = event.message
+                    end = _end_offset(self.app, msg.tp)
+                    behind(end is not None and end - msg.offset - 1 >= self.batch_size)
                 # No reference may outlive the batch: Faust waits for unacked events to be garbage.
                 events = event = None
         finally:
@@ -425,9 +445,10 @@ class SinkConnector(Generic[P]):
         )  # fmt: skip
         return mark
 
-    async def _deliver(self, item: _Pending) -> None:
+    async def _deliver(self, item: _Pending) -> bool:
+        """Deliver, then ack; True once the destination confirmed it."""
         if item.epoch != self._epoch or self.failure is not None:
-            return  # abandoned, or the connector stopped: left unacked
+            return False  # abandoned, or the connector stopped: left unacked
         record = item.record
         try:
             try:
@@ -436,17 +457,30 @@ class SinkConnector(Generic[P]):
                 raise
             except Exception as exc:
                 if not await self._retry(item, exc):
-                    return  # the error policy took it (skipped, dead-lettered, or the connector stopped)
+                    return False  # the error policy took it (skipped, dead-lettered, or the connector stopped)
             item.event.ack()
             self.counters.delivered += 1
             self._observe(self.name, time.monotonic() - item.received)
             self._complete(item.mark, record.topic, record.partition, record.offset)
             self.record_done(record, "delivered")
+            return True
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 -- a bug must stop the connector, not vanish in a task
             failure = RecordFailure(record.topic, record.partition, record.offset, "TASK_PUT", exc, self.task_class)
             self._stop_on(failure, "an unexpected error")
+            return False
+
+    def _conflated(self, items: list[_Pending]) -> None:
+        """Records replaced by a newer one of their destination, which was just confirmed: acked now."""
+        for item in items:
+            if item.epoch != self._epoch:
+                continue  # read before the flow stopped: Faust reads it again
+            item.event.ack()
+            self.counters.conflated += 1
+            record = item.record
+            self._complete(item.mark, record.topic, record.partition, record.offset)
+            self.record_done(record, "conflated")
 
     async def _retry(self, item: _Pending, exc: Exception) -> bool:
         """After a failed delivery: wait out transient errors, retry as the policy says; True once delivered."""

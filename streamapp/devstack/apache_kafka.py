@@ -78,8 +78,12 @@ class KafkaSecurity:
 
 
 def _cluster_id() -> str:
-    # KRaft wants 16 random bytes in url-safe base64 without padding (22 characters).
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # KRaft wants 16 random bytes in url-safe base64 without padding (22 characters). One in 64
+    # starts with "-", which kafka-storage's argument parser takes for an option (Kafka's own
+    # Uuid.randomUuid draws again in that case, as here).
+    while (cluster_id := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"):
+        pass
+    return cluster_id
 
 
 def _jaas_plain(users: dict[str, str]) -> str:

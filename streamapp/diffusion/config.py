@@ -237,6 +237,12 @@ class DiffusionSinkConfig(SinkConnectorConfig, DiffusionTlsKeys):
         ge=100,
         description="Longest wait between reconnection attempts.",
     )
+    diffusion_conflate: bool = Field(
+        False,
+        alias="diffusion.conflate",
+        description="While a topic's update is in flight (or, catching up, for up to 0.25 s), newer records for it "
+        "replace each other and only the newest is sent; replaced records are acked once it is confirmed.",
+    )
 
     @field_validator("diffusion_destination")
     @classmethod
@@ -266,7 +272,11 @@ class DiffusionSourceConfig(SourceConnectorConfig, DiffusionTlsKeys):
         ..., alias="kafka.topic", min_length=1, description="Kafka topic pattern; ${topic} is the Diffusion path."
     )
     diffusion_poll_interval: int = Field(
-        1000, alias="diffusion.poll.interval", ge=1, description="ms to wait when no Diffusion updates are queued."
+        1000,
+        alias="diffusion.poll.interval",
+        ge=1,
+        description="Accepted as Connect's (ms between polls of an empty queue); the source drains as soon as updates "
+        "are queued, so nothing waits for it.",
     )
     diffusion_poll_size: int = Field(
         128, alias="diffusion.poll.size", ge=1, description="Maximum records per batch sent to Kafka."

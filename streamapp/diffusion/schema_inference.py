@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -153,14 +154,14 @@ def infer_schema(value: Any, _depth: int = 0) -> Schema | None:
         element, optional = _common(value, _depth)
         if element is None:
             return None
-        return array_schema(_with_optional(element, optional))
+        return _array_of(_with_optional(element, optional))
     if kind is dict:
         if not all(type(k) is str for k in value):
             return None
         element, optional = _common(value.values(), _depth)
         if element is None:
             return None
-        return map_schema(STRING_SCHEMA, _with_optional(element, optional))
+        return _map_of(_with_optional(element, optional))
     return None
 
 
@@ -179,13 +180,26 @@ def _common(items: Any, depth: int) -> tuple[Schema | None, bool]:
         if not seen:
             common, seen = schema, True
             continue
-        common = _unify(common, schema, item)  # type: ignore[arg-type]
+        common = _unify(common, schema)  # type: ignore[arg-type]
         if common is None:
             return None, optional
     return common, optional
 
 
-def _unify(a: Schema, b: Schema, item: Any) -> Schema | None:
+# Schemas are immutable with their hash precomputed: the few shapes a source's topics have are
+# built and unified once, not once per update (they were half of the inference's cost).
+@functools.lru_cache(maxsize=4096)
+def _array_of(element: Schema) -> Schema:
+    return array_schema(element)
+
+
+@functools.lru_cache(maxsize=4096)
+def _map_of(element: Schema) -> Schema:
+    return map_schema(STRING_SCHEMA, element)
+
+
+@functools.lru_cache(maxsize=4096)
+def _unify(a: Schema, b: Schema) -> Schema | None:
     if a == b:
         return a
     if _required(a) == _required(b):

@@ -91,12 +91,17 @@ class ConflatingQueue:
             self._ready.clear()
         return out
 
-    async def wait(self, timeout: float) -> bool:
-        """Wait until something is queued; False if ``timeout`` passed first."""
+    async def wait(self, timeout: float | None) -> bool:
+        """Wait until something is queued (at most ``timeout`` s, None: no limit); False if the time passed first."""
         if self._items:
             return True
+        if timeout is None:  # the source's path: no timer to arm and cancel per wake-up
+            await self._ready.wait()
+            return True
+        # asyncio.timeout, not wait_for: wait_for wraps the wait in a new task
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
         return bool(self._items)
 
     def clear(self) -> None:

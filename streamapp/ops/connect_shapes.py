@@ -4,12 +4,13 @@ The shapes are Connect's (``ConnectorStateInfo``, ``ConnectorInfo``, ``TaskInfo`
 ``ActiveTopicsInfo``), so scripts and tools written for Connect read them unchanged:
 
 * a *task* is a worker that runs part of the connector: for a sink, each worker with partitions
-  of its topics assigned (or where it failed); for a source, the one leader worker subscribed to
-  Diffusion. Task ids number those workers in ``worker_id`` order.
-* the *connector* runs on the group leader (Connect runs each connector instance on one worker):
-  ``STOPPED`` when stopped (then it has no task), ``PAUSED`` when paused, ``FAILED`` when this
-  version cannot run it or its config does not load, ``RUNNING`` while a live worker has it
-  loaded, else ``UNASSIGNED``.
+  of its topics assigned (or where it failed); for a source, the one worker the source placement
+  gave it to (:mod:`streamapp.core.source_placement`), subscribed to Diffusion. Task ids number
+  those workers in ``worker_id`` order.
+* the *connector* runs on one worker (as Connect runs each connector instance on one worker): a
+  source's is the worker running its task; a sink's is the group leader. ``STOPPED`` when stopped
+  (then it has no task), ``PAUSED`` when paused, ``FAILED`` when this version cannot run it or its
+  config does not load, ``RUNNING`` while a live worker has it loaded, else ``UNASSIGNED``.
 """
 
 from __future__ import annotations
@@ -55,8 +56,10 @@ def _tasks(
 
 def _connector_worker(view: ConnectorView, workers: list[dict[str, Any]]) -> str | None:
     having = [d for d in workers if view.name in d.get("connectors", {})]
+    # A source runs where its task runs (one worker, placed by the group); a sink on the leader.
+    running = [d for d in having if d["connectors"][view.name].get("task")] if view.kind == "source" else []
     leaders = [d for d in having if d.get("leader")]
-    chosen = (leaders or having or [None])[0]
+    chosen = (running or leaders or having or [None])[0]
     return chosen["worker_id"] if chosen else None
 
 

@@ -9,6 +9,7 @@ import decimal
 import json
 from pathlib import Path
 
+import aiohttp
 import cbor2
 import diffusion.datatypes as dt
 import pytest
@@ -103,6 +104,7 @@ async def source_stack(kafka_bootstrap, tmp_path_factory):
                 **{"diffusion.removal.tombstone": "true"},
             ),
         )
+        write_connector(configs, "pausing", source_config(url, "?src-pause/.*", "src_pause"))
         # On a private emulator, whose sessions a test drops.
         write_connector(
             configs,
@@ -299,6 +301,37 @@ async def test_removed_topic_gives_a_tombstone(source_stack):
     records = await consume_exactly(bootstrap, "src_tomb", 2)
     assert records[1].key == b"src-tomb/gone" and records[1].value is None
     assert headers_of(records[1])["diffusion.sequence"] == "2"
+
+
+async def task_state(worker, name: str, method: str = "GET", action: str = "status") -> str | None:
+    async with aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{worker.web_port}/connectors/{name}/{action}"
+        async with http.request(method, url) as response:
+            assert response.status < 300, await response.text()
+            if method != "GET":
+                return None
+            tasks = (await response.json())["tasks"]
+            return tasks[0]["state"] if tasks else None
+
+
+async def test_pause_holds_updates_in_the_queue_and_resume_produces_them_in_order(source_stack):
+    bootstrap, publisher, worker, _ = source_stack
+    await publisher.topics.add_and_set_topic("src-pause/a", dt.JSON, {"n": 0})
+    await consume(bootstrap, "src_pause", 1, TIMEOUT)
+    await task_state(worker, "pausing", "PUT", "pause")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    while await task_state(worker, "pausing") != "PAUSED":  # applied on the worker, not only requested
+        assert loop.time() < deadline, "the source was not paused"
+        await asyncio.sleep(0.2)
+    for n in (1, 2):
+        await publisher.topics.set_topic("src-pause/a", {"n": n}, specification=dt.JSON)
+    with pytest.raises(ConsumeTimeout):
+        extra = await consume(bootstrap, "src_pause", 2, 3.0)
+        raise AssertionError(f"produced while paused: {extra[-1]}")
+    await task_state(worker, "pausing", "PUT", "resume")
+    records = await consume_exactly(bootstrap, "src_pause", 3)
+    assert [json.loads(r.value)["n"] for r in records] == [0, 1, 2]
 
 
 async def test_session_drops_recover_without_duplicates(source_stack):

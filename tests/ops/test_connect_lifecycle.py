@@ -80,6 +80,15 @@ class Stack:
 
         await self.wait(twice, timeout, "every worker out of its rebalances")
 
+    async def stopped_everywhere(self, name: str) -> bool:
+        """Every worker has applied the stop: its own snapshot (not the target state) says STOPPED."""
+        for i in range(len(self.workers)):
+            _, status, _ = await self.call("GET", "/streamapp/status", i=i)
+            mine = [d for d in status["workers"] if d["worker_id"].endswith(f":{self.workers[i].web_port}")]
+            if not mine or mine[0]["connectors"].get(name, {}).get("state") != "STOPPED":
+                return False
+        return True
+
     def value(self, path: str):
         found = self.emulator.topic(f"{self.root}/{path}")
         return None if found is None else found[1]
@@ -239,6 +248,7 @@ async def test_stop_leaves_no_task_and_nothing_is_read_or_delivered(stack):
         return states == [("STOPPED", [])] * 2
 
     await stack.wait(stopped, what="STOPPED on both workers")
+    await stack.wait(lambda: stack.stopped_everywhere(NAME), what="the stop applied on both workers")
     expected = {
         "offsets": [
             {
@@ -387,11 +397,7 @@ async def test_a_source_created_over_rest_produces_and_its_offsets_reset_produce
 
         await asyncio.to_thread(stack.client().stop_connector, "api-source")
 
-        async def stopped() -> bool:
-            state = await asyncio.to_thread(stack.client().get_connector_status, "api-source")
-            return state["connector"]["state"] == "STOPPED"
-
-        await stack.wait(stopped, what="the source STOPPED")
+        await stack.wait(lambda: stack.stopped_everywhere("api-source"), what="the source stopped on every worker")
         status, body, _ = await stack.call("DELETE", "/connectors/api-source/offsets")
         assert (status, body) == (200, {"message": "The offsets for this connector have been reset successfully"})
 

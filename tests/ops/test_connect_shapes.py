@@ -95,6 +95,27 @@ def test_source_has_one_task_on_the_worker_subscribed():
     assert status["tasks"] == [{"id": 0, "state": "RUNNING", "worker_id": "b:1"}]
 
 
+def test_source_connector_runs_where_its_task_runs_not_on_the_leader():
+    workers = [
+        worker("a:1", True, src=snap("UNASSIGNED", task=False), other=snap("UNASSIGNED", task=False)),
+        worker("b:1", src=snap("RUNNING")),
+        worker("c:1", other=snap("PAUSED")),
+    ]
+    assert connector_status(SOURCE, workers, False)["connector"] == {"state": "RUNNING", "worker_id": "b:1"}
+    other = ConnectorView("other", "source", "com.x.SourceConnector", {})
+    assert connector_status(other, workers, True)["connector"] == {"state": "PAUSED", "worker_id": "c:1"}
+    assert connector_status(other, workers, True)["tasks"] == [{"id": 0, "state": "PAUSED", "worker_id": "c:1"}]
+
+
+def test_source_not_placed_anywhere_yet_shows_the_leader_and_no_task():
+    workers = [
+        worker("a:1", src=snap("UNASSIGNED", task=False)),
+        worker("b:1", True, src=snap("UNASSIGNED", task=False)),
+    ]
+    status = connector_status(SOURCE, workers, False)
+    assert status["connector"]["worker_id"] == "b:1" and status["tasks"] == []
+
+
 def test_connectors_missing_from_a_worker_are_ignored_there():
     workers = [worker("a:1", True, other=snap()), worker("b:1", s=snap())]
     assert [t["worker_id"] for t in connector_status(SINK, workers, False)["tasks"]] == ["b:1"]

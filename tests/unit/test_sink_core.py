@@ -108,6 +108,10 @@ class Destination(SinkConnector):
     def window(self) -> int:
         return 10
 
+    @property
+    def conflate(self) -> bool:
+        return self.config.diffusion_conflate
+
     def error_policy(self) -> ErrorPolicy:
         return self.policy_override or super().error_policy()
 
@@ -134,7 +138,9 @@ class Retriable(Exception):
     retriable = True
 
 
-def make_sink(tmp_path, *, tolerance: str = "none", policy: ErrorPolicy | None = None, delivered: int = -1):
+def make_sink(
+    tmp_path, *, tolerance: str = "none", policy: ErrorPolicy | None = None, delivered: int = -1, conflate: bool = False
+):
     config = {
         "name": "core",
         "connector.class": "diffusion-sink",
@@ -146,6 +152,7 @@ def make_sink(tmp_path, *, tolerance: str = "none", policy: ErrorPolicy | None =
         "key.converter": "org.apache.kafka.connect.storage.StringConverter",
         "value.converter.schemas.enable": "false",
         "errors.tolerance": tolerance,
+        "diffusion.conflate": str(conflate).lower(),
     }
     loaded = load_connector(RawConnectorConfig(str(tmp_path / "core.json"), config))
     consumer = FakeConsumer()
