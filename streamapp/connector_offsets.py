@@ -146,6 +146,7 @@ async def alter_offsets(worker: Worker, admin: KafkaAdmin, loaded: LoadedConnect
         raise _not_stopped(name)
     if loaded.type.kind == "source":
         _alter_source(worker, name, entries)
+        await _written(worker)
         return RESET if entries is None else ALTERED
     if entries is None:
         wanted: dict[tuple[str, int], int | None] = dict.fromkeys(
@@ -200,6 +201,18 @@ async def _apply_sink(worker: Worker, name: str, wanted: dict[tuple[str, int], i
     delivered = DeliveredOffsets(worker.delivered_offsets, name)
     for tp, offset in offsets.items():
         delivered.set(tp.topic, tp.partition, offset - 1)  # -1: nothing delivered
+    await _written(worker)
+
+
+async def _written(worker: Worker) -> None:
+    """Wait until the table writes above are in Kafka, before the answer lets anyone resume.
+
+    Table writes leave through the producer's buffer. A resume makes every worker rebalance and
+    recover the shared tables up to their end offsets; a write still buffered here then reached
+    the others only after their first records, read with the old delivered offset: a record at the
+    new position was taken as delivered already and skipped.
+    """
+    await worker.app.producer.flush()
 
 
 def _alter_source(worker: Worker, name: str, entries: list[Any] | None) -> None:

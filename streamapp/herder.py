@@ -231,6 +231,9 @@ class Herder:
         self.worker.connectors.pop(name, None)
         await self.worker.placement.remove(name)  # a source: its Diffusion session and slot
         await faust_workarounds.stop(self.app, installed)
+        # What it recorded last (delivered offsets, fingerprints) is in Kafka before this worker
+        # counts it stopped: an offsets change waits for that, and must not be overwritten by it.
+        await self.app.producer.flush()
         logger.info("connector %r %s: its agents and clients are stopped here", name, why)
 
     # --- requests (the Connect REST API's: create, change, delete, validate, offsets) ---------------
