@@ -6,7 +6,7 @@ decide with a lookup, not with string matching.
 
 from __future__ import annotations
 
-__all__ = ["StreamAppError", "ConfigError", "ConfigErrors", "NotImplementedConnector"]
+__all__ = ["StreamAppError", "ConfigError", "ConfigErrors", "NotImplementedConnector", "RequestRefused"]
 
 
 class StreamAppError(Exception):
@@ -45,3 +45,13 @@ class ConfigErrors(StreamAppError, ValueError):
 
 class NotImplementedConnector(StreamAppError):
     """A connector class that is known and validated but has no implementation yet."""
+
+
+class RequestRefused(StreamAppError):
+    """A request to the worker (the Connect REST API's) that it refuses: Connect's HTTP status and
+    message (``{"error_code": status, "message": ...}``). Never holds a secret value."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message

@@ -46,15 +46,83 @@ assignor asserts the URL is its own, so a worker whose host or port changed (a n
 ready until the session expired. The assignment itself is still right; the URL only feeds Faust's
 key-to-worker router, which streamapp does not use. The mismatch is logged and accepted.
 Without it ``tests/connectors/test_static_membership.py`` fails on every broker (checked).
+
+**Connectors added and removed while the worker runs** (:func:`recording`, :func:`start`,
+:func:`stop`, :func:`resubscribe`, :func:`subscription_stale`). Faust builds its agents, timers
+and topic subscription once, at startup. A connector created, changed, stopped or deleted over the
+REST API must start or stop its agents and timers at runtime and change what the consumer reads:
+
+* What a connector's ``install()`` registers is recorded: the agents it adds to ``app.agents`` and
+  the app tasks (timers) it appends to Faust's list of tasks to start. The tasks are taken out of
+  that list and started by streamapp, which keeps their handles to cancel them.
+* Stopping: the tasks are cancelled, each agent is stopped (Faust cancels its actor; the sink's
+  ``finally`` finishes its deliveries in flight and closes its client) and removed from
+  ``app.agents``; the stream channels Faust's topic conductor feeds for it are discarded from the
+  conductor (found by their root channel, the agent's: a ``Topic`` clone lost its root, since
+  ``Topic.__init__`` does not pass ``root`` on to ``Channel.__init__``; it is kept now), and the records still queued for them are released (unacked: the committed offset
+  never passes them) so that Faust's next rebalance does not wait for them.
+* Faust's conductor resubscribes 45 s after a change (``_resubscribe_sleep_lock_seconds``, to
+  coalesce agents restarting together), drops a change made during a rebalance, and indexes a new
+  channel of an already subscribed topic only at the next rebalance. streamapp lowers the delay to
+  one second, and forces a resubscription whenever the conductor's index and its channels differ
+  (:func:`subscription_stale`); aiokafka rejoins the group on every ``subscribe()`` (a new
+  ``Subscription`` object), so the change goes through a normal rebalance: in-flight records are
+  waited for, acked offsets are committed, partitions are assigned to the workers that read them
+  and read again from the committed offset.
+* The conductor checks that no rebalance is under way *before* its delay, not after it: a
+  rebalance begun meanwhile (another worker's change) had its table recovery seek partitions of a
+  subscription ``subscribe()`` had just replaced (aiokafka asserts the assignment is not None),
+  and Faust's recovery crashed the worker. ``subscribe()`` now waits until the app's rebalance,
+  recovery included, has ended (Faust clears ``app.rebalancing`` once the flow resumes). It also
+  stops the flow first, as a rebalance does: Faust's fetch loop asks aiokafka for the high water
+  mark of each record's partition, which asserts the partition is assigned, and the records
+  fetched before ``subscribe()`` are not (the flow resumes once the rebalance it causes is over).
+  A subscription change while the worker shuts down is dropped (it only made the group rebalance
+  once more, and the shutdown waited for that rebalance). And it commits what is acked first:
+  Faust commits only assigned partitions, and after ``subscribe()`` there are none, so the acks
+  since the last periodic commit were never committed (a deleted connector's partition stayed
+  committed behind what it had delivered).
+* Faust's assignor assumes every worker subscribes to the same topics, and assigns each topic's
+  partitions to any worker. While the workers change their subscriptions one after the other, a
+  worker can be given a partition of a topic none of its agents reads (a connector stopped or
+  deleted here, not yet on the others), and its conductor had no handler for that partition:
+  ``KeyError`` in ``on_message``, the fetcher crashed, the worker stopped. Such records are now
+  left alone (not tracked, not acked: the committed offset stays below them) and read again by
+  the worker that gets the partition at the next rebalance, once every worker subscribes alike.
+
+**Offsets of partitions nobody reads** (:func:`commit_offsets`). Altering a stopped sink's offsets
+(``PATCH /connectors/{name}/offsets``) means committing offsets of partitions that are no longer
+assigned in the worker group. Kafka refuses an admin client's commit for a group with members, and
+both Faust's and aiokafka's ``commit()`` refuse unassigned partitions; the group coordinator itself
+does not care (a member of the current generation may commit any partition), so the commit is made
+through this worker's aiokafka group coordinator, in the consumer's thread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Flow", "committed_offset", "install", "release_unacked"]
+__all__ = [
+    "Flow",
+    "Installed",
+    "commit_offsets",
+    "committed_offset",
+    "install",
+    "recording",
+    "release_unacked",
+    "resubscribe",
+    "start",
+    "stop",
+    "subscription_stale",
+]
+
+RESUBSCRIBE_DELAY = 1.0  # s: Faust's conductor waits 45 s to coalesce subscription changes
+STOP_TIMEOUT = 10.0  # s for a stopped connector's tasks and agents to finish
 
 _FETCH_WAIT_ATTR = "_streamapp_fetch_max_wait_ms"
 
@@ -119,8 +187,88 @@ def _raise_root_logger_to_its_handlers() -> None:
         root.setLevel(min(levels))
 
 
+def _patch_topic_root() -> None:
+    from faust.topics import Topic
+
+    original = Topic.__init__
+    if getattr(original, "__streamapp__", False):
+        return
+
+    def __init__(self: Any, *args: Any, root: Any = None, **kwargs: Any) -> None:
+        original(self, *args, root=root, **kwargs)
+        if root is not None and self._root is None:  # Topic.__init__ does not pass it on to Channel's
+            self._root = root
+
+    __init__.__streamapp__ = True  # type: ignore[attr-defined]
+    __init__.__wrapped__ = original  # type: ignore[attr-defined]
+    Topic.__init__ = __init__
+
+
+def _patch_subscribe_after_rebalance() -> None:
+    from faust.transport.consumer import ThreadDelegateConsumer
+
+    original = ThreadDelegateConsumer.subscribe
+    if getattr(original, "__streamapp__", False):
+        return
+
+    async def subscribe(self: Any, topics: Any) -> None:
+        # See the module doc: a table recovery must not lose its assignment.
+        while self.app.rebalancing and not self.should_stop:
+            await asyncio.sleep(0.1)
+        if self.should_stop:
+            return  # shutting down: a new subscription would only make the group rebalance once more
+        if self.assignment():
+            self.stop_flow()  # the fetch loop must not ask for a partition of the replaced subscription
+            try:  # what is acked now; once the subscription is replaced, Faust commits nothing at the revoke
+                await self.commit()
+            except Exception as exc:  # noqa: BLE001 -- uncommitted acks are read again (and not delivered again)
+                logger.warning("committing before the subscription changes failed: %s", exc)
+        await original(self, topics)
+
+    subscribe.__streamapp__ = True  # type: ignore[attr-defined]
+    subscribe.__wrapped__ = original  # type: ignore[attr-defined]
+    ThreadDelegateConsumer.subscribe = subscribe
+
+
+class _Routes(dict):  # type: ignore[type-arg]
+    """The conductor's handler per partition, with one for partitions no channel reads here."""
+
+    def __init__(self, routes: dict[Any, Any]) -> None:
+        super().__init__(routes)
+        self.unread: set[Any] = set()
+
+    def __missing__(self, tp: Any) -> Callable[[Any], Awaitable[None]]:
+        if tp not in self.unread:
+            self.unread.add(tp)
+            logger.info(
+                "records of %s/%d reach this worker but none of its connectors reads them: left for the worker "
+                "that gets the partition at the next rebalance",
+                tp.topic,
+                tp.partition,
+            )
+        return _leave_alone
+
+
+async def _leave_alone(message: Any) -> None:
+    return None  # not tracked, so not waited for; not acked, so not committed
+
+
+def _route_unread_partitions(app: Any) -> None:
+    conductor = app.topics
+    if isinstance(conductor._tp_to_callback, _Routes):
+        return
+    conductor._tp_to_callback = _Routes(conductor._tp_to_callback)
+    # on_message bound the dict's __getitem__ when the conductor was built; the consumer, created
+    # later, takes the new one.
+    conductor.on_message = conductor._compile_message_handler()
+
+
 def install(app: Any, *, fetch_max_wait_ms: int | None = None) -> None:
+    _route_unread_partitions(app)
     _patch_static_rejoin()
+    _patch_topic_root()
+    _patch_subscribe_after_rebalance()
+    app.topics._resubscribe_sleep_lock_seconds = RESUBSCRIBE_DELAY  # an instance attribute: this app only
 
     @app.on_rebalance_complete.connect
     async def _after_startup(sender: Any, **_: Any) -> None:
@@ -182,3 +330,136 @@ class Flow:
 def committed_offset(app: Any, tp: Any) -> int | None:
     """The offset this worker last committed for ``tp`` (the next to read), None if none yet."""
     return app.consumer._committed_offset.get(tp)  # a defaultdict: .get does not insert
+
+
+# --- connectors at runtime ------------------------------------------------------------------------
+
+
+@dataclass
+class Installed:
+    """What one connector's ``install()`` registered with the Faust app."""
+
+    agents: list[Any] = field(default_factory=list)
+    tasks: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    running: list[asyncio.Future[Any]] = field(default_factory=list)
+
+    def topics(self) -> set[str]:
+        """Kafka topics its agents read."""
+        return {name for agent in self.agents for name in _channel_topics(agent.channel)}
+
+
+def _channel_topics(channel: Any) -> tuple[str, ...]:
+    return tuple(getattr(channel, "topics", None) or ())
+
+
+@contextlib.contextmanager
+def recording(app: Any) -> Iterator[Installed]:
+    """Record the agents and app tasks registered inside the block; the tasks are left to :func:`start`."""
+    agents_before = set(app.agents)
+    tasks = app._app_tasks
+    tasks_before = len(tasks)
+    installed = Installed()
+    yield installed
+    installed.agents = [agent for name, agent in app.agents.items() if name not in agents_before]
+    installed.tasks = list(tasks[tasks_before:])
+    del tasks[tasks_before:]
+
+
+async def start(app: Any, installed: Installed, *, agents: bool = True) -> None:
+    """Start what was recorded: its agents (unless Faust starts them: installed before the worker
+    started) and its tasks."""
+    if agents:
+        for agent in installed.agents:
+            await agent.maybe_start()
+    for task in installed.tasks:
+        installed.running.append(asyncio.ensure_future(task()))
+
+
+async def stop(app: Any, installed: Installed) -> None:
+    """Stop what :func:`start` (or Faust) started; the subscription changes at the next rebalance."""
+    running, installed.running = installed.running, []
+    for future in running:
+        future.cancel()
+    if running:
+        # Bounded: a task whose cleanup hangs (a client that does not close) must not stop the
+        # herder from applying every later change; it is named in the log.
+        _, pending = await asyncio.wait(running, timeout=STOP_TIMEOUT)
+        for future in pending:
+            logger.warning("a connector task did not finish within %.0fs of its cancellation: %r", STOP_TIMEOUT, future)
+    for agent in installed.agents:
+        try:
+            await asyncio.wait_for(agent.stop(), STOP_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 -- stopping goes on for the rest
+            logger.warning("stopping agent %s: %s", agent.name, exc or type(exc).__name__)
+        if app.agents.get(agent.name) is agent:
+            del app.agents[agent.name]
+        with contextlib.suppress(Exception):
+            app.topics.beacon.discard(agent)
+        _discard_channels(app, agent.channel)
+
+
+def _discard_channels(app: Any, root: Any) -> None:
+    conductor = app.topics
+    unacked = app.consumer._unacked_messages
+    for channel in [c for c in list(conductor._topics) if (c._root or c) is root]:
+        conductor.discard(channel)
+        for channels in conductor._tp_index.values():
+            channels.discard(channel)  # the message handlers hold these sets: no more records for it
+        queue = channel.queue
+        for event in list(queue._queue):
+            message = getattr(event, "message", None)
+            if message is not None:
+                unacked.discard(message)  # unacked on purpose: read again from the committed offset
+        queue.clear()
+
+
+def subscription_stale(app: Any, roots: set[Any]) -> bool:
+    """The conductor's index differs from its channels (a change not applied to the subscription yet),
+    or a channel of the agents whose channels are ``roots`` is not fed its assigned partitions."""
+    conductor = app.topics
+    channels = set(conductor._topics)
+    indexed = {c for subscribers in conductor._topic_name_index.values() for c in subscribers}
+    if indexed != channels:
+        return True
+    try:
+        assignment = app.consumer.assignment()
+    except Exception:  # noqa: BLE001 -- no consumer yet
+        return False
+    for channel in channels:  # a new channel of an already subscribed topic is indexed at a rebalance
+        if (channel._root or channel) not in roots:
+            continue
+        for tp in assignment:
+            if tp.topic in _channel_topics(channel) and channel not in conductor._tp_index.get(tp, ()):
+                return True
+    return False
+
+
+def resubscribe(app: Any) -> bool:
+    """Have the conductor subscribe again (a rebalance); False while it is not subscribed yet."""
+    conductor = app.topics
+    if conductor._subscription_changed is None:
+        return False
+    conductor._flag_changes()
+    return True
+
+
+async def commit_offsets(app: Any, offsets: dict[Any, int]) -> None:
+    """Commit ``{TP: offset}`` for this worker's group, assigned to it or not (see the module doc)."""
+    from aiokafka.structs import OffsetAndMetadata, TopicPartition
+
+    thread = app.consumer._thread
+
+    async def _commit() -> None:
+        consumer = thread._ensure_consumer()
+        subscription = consumer._subscription.subscription
+        assignment = subscription.assignment if subscription is not None else None
+        if assignment is None:
+            from aiokafka.errors import RebalanceInProgressError
+
+            raise RebalanceInProgressError("this worker has no assignment yet (a rebalance is under way)")
+        await consumer._coordinator.commit_offsets(
+            assignment,
+            {TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(offset, "") for tp, offset in offsets.items()},
+        )
+
+    await thread.call_thread(_commit)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config.loader import LoadedConnector, load_connectors
 from .core.source_placement import SourcePlacement
+from .errors import RequestRefused
 
 if TYPE_CHECKING:
     import faust
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from .core.contract import Connector
     from .settings import WorkerSettings
 
-__all__ = ["DELIVERED_OFFSETS_TABLE", "Worker"]
+__all__ = ["DELIVERED_OFFSETS_TABLE", "RequestRefused", "Worker"]  # RequestRefused: what ops answers
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ class Worker:
             value_type=int,
             help="Last offset confirmed delivered per connector and topic-partition.",
         )
+        from .herder import Herder
+
+        self.herder = Herder(self)  # the connectors that run here, started and stopped at runtime
 
     def table(self, name: str, *, value_type: type, help: str) -> Any:
         """The shared table ``name``, created on first use (before the worker starts)."""
@@ -92,23 +96,22 @@ class Worker:
                 file=sys.stderr,
             )
             raise SystemExit(2)
-        for loaded in connectors:
-            if loaded.implemented:
-                connector = loaded.type.create(self, loaded)
-                connector.install()
-                self.connectors[loaded.name] = connector
-        self.loaded = connectors
+        # --- connectors from files and from the config topic (REST API): see streamapp.herder ---
+        self.herder.install_initial(connectors)
         self._installed = True
 
         @self.app.task
         async def _report_connectors() -> None:
             # Logged once the worker runs, so the lines go through Faust's log configuration.
-            if not connectors:
+            if not self.loaded:
                 logger.warning(
-                    "no connector configs in %s (STREAMAPP_CONNECTORS): the worker is idle", settings.connectors
+                    "no connector configs in %s (STREAMAPP_CONNECTORS) nor in the config topic: the worker is idle",
+                    settings.connectors,
                 )
-            for loaded in connectors:
-                if loaded.implemented:
+            for loaded in self.loaded:
+                if self.herder.target(loaded.name) == "STOPPED":
+                    logger.info("connector %r (%s, from %s) is STOPPED", loaded.name, loaded.type.name, loaded.source)
+                elif loaded.implemented:
                     logger.info("connector %r (%s) running, from %s", loaded.name, loaded.type.name, loaded.source)
                 else:
                     logger.warning(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from jproperties import Properties
 
-__all__ = ["resolve_placeholders", "PlaceholderError", "PROVIDERS"]
+__all__ = ["has_placeholder", "resolve_placeholders", "PlaceholderError", "PROVIDERS"]
 
 # Same shape as Connect's ConfigTransformer.DEFAULT_PATTERN.
 _PLACEHOLDER = re.compile(r"\$\{([^}:]*?):(?:([^}]*?):)?([^}]*?)\}")
@@ -30,6 +30,11 @@ PROVIDERS = ("env", "file", "directory")
 
 class PlaceholderError(ValueError):
     """A placeholder that cannot be resolved; the message says which and why (never a value)."""
+
+
+def has_placeholder(value: str) -> bool:
+    """The value names a config provider (a secret that is not written in the config itself)."""
+    return _PLACEHOLDER.search(value) is not None
 
 
 def resolve_placeholders(value: str) -> tuple[str, bool]:

@@ -105,6 +105,18 @@ class SourcePlacement:
         self.sources[source.name] = source
         self._renumber()
 
+    async def remove(self, name: str) -> None:
+        """A source stopped or deleted while the worker runs (the REST API): stopped here if it runs
+        here, and the others renumbered (every worker follows the same config topic)."""
+        async with self._lock:
+            source = self.sources.pop(name, None)
+            if source is None:
+                return
+            if name in self._running:
+                self._running.discard(name)
+                await self._stop(source)
+            self._renumber()
+
     def slot(self, name: str) -> int | None:
         """The placement partition of ``name`` (None for an unknown connector)."""
         return self._slots.get(name)

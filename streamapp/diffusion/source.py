@@ -435,6 +435,10 @@ class DiffusionSource:
 
     # --- the contract -------------------------------------------------------------------------------
 
+    def reset_active_topics(self) -> None:
+        """REST ``PUT /connectors/{name}/topics/reset``: forget the topics produced to until now."""
+        self._declared.clear()
+
     def set_paused(self, paused: bool) -> None:
         if paused != self.paused:
             logger.info("connector %r %s", self.name, "paused" if paused else "resumed")

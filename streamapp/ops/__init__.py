@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from .auth import auth_middleware
 from .cluster_status import ClusterStatus
-from .connect_api import ConnectApi, add_routes
+from .connect_api import ConnectApi, add_routes, connect_errors
 from .health import HealthSensor
 from .metrics import install_metrics
 
@@ -38,5 +38,12 @@ def install_ops(worker: Worker) -> ClusterStatus:
             settings.api_password.get_secret_value() if settings.api_password else None,
         )
     )
-    add_routes(web_app.router, ConnectApi(worker, cluster, sensor, registry))
+    web_app.middlewares.append(connect_errors)  # Connect's error shape for every error a handler raises
+    api = ConnectApi(worker, cluster, sensor, registry)
+    add_routes(web_app.router, api)
+
+    @app.on_before_shutdown.connect
+    async def _close_admin(sender: object, **_: object) -> None:
+        await worker.herder.admin.close()
+
     return cluster

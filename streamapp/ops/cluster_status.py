@@ -8,10 +8,12 @@ compacted topics, as Faust GlobalTables so that every worker holds all of both:
   assigned partitions with delivered offset and lag, counters, rates). Each worker rewrites its
   entry every ``STREAMAPP_STATUS_INTERVAL`` seconds; an entry older than three intervals (plus a
   margin) belongs to a worker that is gone and is ignored.
-* ``streamapp-connector-control``: key = connector name, value = JSON ``{"paused": bool,
-  "restart": n}``. Any worker's REST API writes it; every worker applies it within half a second
-  and after every rebalance, so a pause outlives rebalances and worker restarts, like Connect's
-  target state.
+* ``streamapp-connector-control``: key = connector name, value = JSON ``{"restart": n}``. Any
+  worker's REST API writes it; every worker applies it within half a second.
+
+Pause, resume and stop are target states in the config topic (:mod:`streamapp.config.store`),
+as in Connect: every worker applies them within half a second and after every rebalance, so a
+pause outlives rebalances and worker restarts.
 
 So any worker answers for the whole cluster from its own copy of the tables, without forwarding
 requests to peers (which would need every worker to reach every other one, and the right one to
@@ -76,6 +78,7 @@ class ClusterStatus:
         )
         self._previous: dict[str, tuple[float, dict[str, int]]] = {}
         self._restarts_seen: dict[str, int] = {}
+        self._topic_resets_seen: dict[str, int] = {}
         self.ready = False  # tables recovered: the first rebalance ended
 
     def install(self) -> None:
@@ -102,18 +105,16 @@ class ClusterStatus:
         kinds = {loaded.name: loaded.type for loaded in self.worker.loaded}
         out: dict[str, dict[str, Any]] = {}
         for name, status in self.statuses().items():
-            if status is None:
-                out[name] = {
-                    "kind": kinds[name].kind,
-                    "state": "FAILED",
-                    "task": False,
-                    "trace": f"{kinds[name].class_name} is not implemented in this version of streamapp",
-                    "counters": {},
-                    "partitions": [],
-                    "topics": [],
-                }
-            else:
+            if status is not None:
                 out[name] = status.to_json()
+                continue
+            ctype = kinds[name]
+            out[name] = {"kind": ctype.kind, "task": False, "counters": {}, "partitions": [], "topics": []}
+            if ctype.implementation is None:
+                out[name]["state"] = "FAILED"
+                out[name]["trace"] = f"{ctype.class_name} is not implemented in this version of streamapp"
+            else:  # stopped (target state STOPPED), or being started
+                out[name]["state"] = "STOPPED" if self.worker.herder.target(name) == "STOPPED" else "UNASSIGNED"
         return out
 
     async def _publish(self) -> None:
@@ -166,16 +167,27 @@ class ClusterStatus:
     def target(self, name: str) -> dict[str, Any]:
         raw = self.control.get(name)
         doc = json.loads(raw) if raw else {}
-        return {"paused": bool(doc.get("paused", False)), "restart": int(doc.get("restart", 0))}
+        state = self.worker.herder.target(name)
+        return {
+            "paused": state == "PAUSED",
+            "stopped": state == "STOPPED",
+            "restart": int(doc.get("restart", 0)),
+            "topics_reset": int(doc.get("topics_reset", 0)),
+        }
 
-    def request(self, name: str, *, paused: bool | None = None, restart: bool = False) -> None:
-        doc = self.target(name)
-        if paused is not None:
-            doc["paused"] = paused
-        if restart:
-            doc["restart"] += 1
+    def _request(self, name: str, counter: str) -> None:
+        raw = self.control.get(name)
+        doc = json.loads(raw) if raw else {}
+        doc[counter] = int(doc.get(counter, 0)) + 1
         doc["at"] = time.time()
         self.control[name] = json.dumps(doc)
+
+    def request_restart(self, name: str) -> None:
+        self._request(name, "restart")
+
+    def request_topics_reset(self, name: str) -> None:
+        """Connect's ``PUT /connectors/{name}/topics/reset``: forget the topics a source produced to."""
+        self._request(name, "topics_reset")
 
     # --- following the control table ----------------------------------------------------------------
 
@@ -189,10 +201,16 @@ class ClusterStatus:
 
     def apply(self) -> None:
         """Make this worker's connectors match the control table (idempotent)."""
-        for name, connector in self.worker.connectors.items():
+        for name, connector in list(self.worker.connectors.items()):
             target = self.target(name)
             connector.set_paused(target["paused"])
             self._apply_restart(name, connector, target["restart"])
+            seen = self._topic_resets_seen.setdefault(name, target["topics_reset"])
+            if target["topics_reset"] > seen:
+                self._topic_resets_seen[name] = target["topics_reset"]
+                reset = getattr(connector, "reset_active_topics", None)
+                if reset is not None:  # a sink's active topics are those it reads: nothing to forget
+                    reset()
 
     def _apply_restart(self, name: str, instance: Any, requested: int) -> None:
         seen = self._restarts_seen.setdefault(name, requested)  # requests made before this worker started are done

@@ -1,16 +1,22 @@
 """Kafka Connect's REST API on the worker's web port, for the whole cluster, plus probes and metrics.
 
 Read paths answer from the cluster status tables (see cluster_status), so any worker answers for
-all of them. Pause, resume and restart are written to the control table that every worker
-follows. Creating, changing or deleting connectors answers Connect's error shape: connectors are
-declarative here.
+all of them. Connectors created, changed or deleted here, and every connector's target state
+(pause, resume, stop), are written to the config topic (:mod:`streamapp.config.store`) that every
+worker follows (:mod:`streamapp.herder`); restarts go to the control table. Connectors defined
+in files stay declarative: changing or deleting them here is refused (409).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+import logging
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+
+import streamapp.core.registry as connector_types
+from streamapp.worker import RequestRefused
 
 from . import connect_shapes as shapes
 from . import health
@@ -23,16 +29,35 @@ if TYPE_CHECKING:
 
     from .cluster_status import ClusterStatus
 
-__all__ = ["DECLARATIVE", "add_routes"]
+__all__ = ["ConnectApi", "add_routes", "connect_errors"]
 
-DECLARATIVE = (
-    "streamapp connectors are declarative: edit the connector config files (STREAMAPP_CONNECTORS; a ConfigMap on "
-    "Kubernetes) and restart the workers (a rolling restart). This API does not create, change or delete connectors."
-)
+logger = logging.getLogger(__name__)
 
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error_code": status, "message": message}, status=status)
+
+
+@web.middleware
+async def connect_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except RequestRefused as exc:
+        return _error(exc.status, exc.message)
+
+
+async def _json_body(request: web.Request) -> Any:
+    try:
+        return json.loads(await request.read() or b"null")
+    except ValueError as exc:
+        raise RequestRefused(400, f"The request body is not valid JSON: {exc}") from None
+
+
+async def _config_body(request: web.Request) -> dict[str, Any]:
+    config = await _json_body(request)
+    if not isinstance(config, dict):
+        raise RequestRefused(400, "The request body must be the connector config: a JSON object of keys and values")
+    return config
 
 
 class ConnectApi:
@@ -42,6 +67,7 @@ class ConnectApi:
         self.worker = worker
         self.app = worker.app
         self.settings = worker.settings
+        self.herder = worker.herder
         self.cluster = cluster
         self.sensor = sensor
         self.registry = registry
@@ -49,7 +75,7 @@ class ConnectApi:
     # --- helpers ------------------------------------------------------------------------------------
 
     def views(self) -> list[shapes.ConnectorView]:
-        return [
+        views = [
             shapes.ConnectorView(
                 name=c.name,
                 kind=c.type.kind,
@@ -60,26 +86,37 @@ class ConnectApi:
             )
             for c in self.worker.loaded
         ]
+        for broken in self.herder.broken.values():
+            views.append(_broken_view(broken, self.herder.masked(broken.config)))
+        return sorted(views, key=lambda v: v.name)
 
     def view(self, request: web.Request) -> shapes.ConnectorView:
         name = request.match_info["name"]
         for view in self.views():
             if view.name == name:
                 return view
-        raise web.HTTPNotFound(
-            text=f'{{"error_code": 404, "message": "Connector {_json_text(name)} not found"}}',
-            content_type="application/json",
-        )
+        raise RequestRefused(404, f"Connector {name} not found")
 
     def paused(self, name: str) -> bool:
         return self.cluster.target(name)["paused"]
 
-    # --- Connect paths ------------------------------------------------------------------------------
+    def stopped(self, name: str) -> bool:
+        return self.herder.target(name) == "STOPPED"
+
+    def _state_args(self, view: shapes.ConnectorView) -> tuple[Any, ...]:
+        return view, self.cluster.workers(), self.paused(view.name), self.stopped(view.name)
+
+    # --- Connect paths: reading ---------------------------------------------------------------------
 
     async def root(self, request: web.Request) -> web.Response:
         from streamapp import __version__
 
-        return web.json_response({"version": __version__, "commit": "", "kafka_cluster_id": self.settings.app_id})
+        try:
+            cluster_id = await self.herder.admin.cluster_id()
+        except Exception as exc:  # noqa: BLE001 -- Kafka unreachable: say so, keep answering
+            logger.warning("cannot read the Kafka cluster id: %s", exc)
+            cluster_id = None
+        return web.json_response({"version": __version__, "commit": "", "kafka_cluster_id": cluster_id})
 
     async def list_connectors(self, request: web.Request) -> web.Response:
         views = self.views()
@@ -87,27 +124,25 @@ class ConnectApi:
         if not expand:
             return web.json_response([v.name for v in views])
         paused = {v.name: self.paused(v.name) for v in views}
-        return web.json_response(shapes.expanded(views, self.cluster.workers(), paused, expand))
+        stopped = {v.name: self.stopped(v.name) for v in views}
+        return web.json_response(shapes.expanded(views, self.cluster.workers(), paused, expand, stopped))
 
     async def get_connector(self, request: web.Request) -> web.Response:
-        view = self.view(request)
-        return web.json_response(shapes.connector_info(view, self.cluster.workers(), self.paused(view.name)))
+        return web.json_response(shapes.connector_info(*self._state_args(self.view(request))))
 
     async def get_config(self, request: web.Request) -> web.Response:
         view = self.view(request)
         return web.json_response({**view.config, "name": view.name})
 
     async def get_status(self, request: web.Request) -> web.Response:
-        view = self.view(request)
-        return web.json_response(shapes.connector_status(view, self.cluster.workers(), self.paused(view.name)))
+        return web.json_response(shapes.connector_status(*self._state_args(self.view(request))))
 
     async def get_tasks(self, request: web.Request) -> web.Response:
-        view = self.view(request)
-        return web.json_response(shapes.connector_tasks(view, self.cluster.workers(), self.paused(view.name)))
+        return web.json_response(shapes.connector_tasks(*self._state_args(self.view(request))))
 
     async def get_task_status(self, request: web.Request) -> web.Response:
         view = self.view(request)
-        status = shapes.connector_status(view, self.cluster.workers(), self.paused(view.name))
+        status = shapes.connector_status(*self._state_args(view))
         for task in status["tasks"]:
             if str(task["id"]) == request.match_info["task"]:
                 return web.json_response(task)
@@ -118,44 +153,43 @@ class ConnectApi:
         return web.json_response(shapes.connector_topics(view, self.cluster.workers()))
 
     async def get_offsets(self, request: web.Request) -> web.Response:
-        """Connect 3.5's offsets: for a sink, the next offset to read per partition (delivered + 1)."""
-        view = self.view(request)
-        offsets = []
-        if view.kind == "sink":
-            seen = set()
-            for doc in self.cluster.workers():
-                for part in (doc["connectors"].get(view.name) or {}).get("partitions", ()):
-                    key = (part["topic"], part["partition"])
-                    if key not in seen and part["delivered"] >= 0:
-                        seen.add(key)
-                        offsets.append(
-                            {
-                                "partition": {"kafka_topic": part["topic"], "kafka_partition": part["partition"]},
-                                "offset": {"kafka_offset": part["delivered"] + 1},
-                            }
-                        )
-        return web.json_response({"offsets": sorted(offsets, key=lambda o: tuple(o["partition"].values()))})
+        return web.json_response({"offsets": await self.herder.offsets(request.match_info["name"])})
+
+    async def plugins(self, request: web.Request) -> web.Response:
+        from streamapp import __version__
+
+        return web.json_response(
+            [{"class": t.class_name, "type": t.kind, "version": __version__} for t in connector_types.registered()]
+        )
+
+    # --- Connect paths: target states ---------------------------------------------------------------
+
+    async def _set_target(self, request: web.Request, state: str) -> str:
+        name = self.view(request).name
+        await self.herder.set_target(name, state)  # type: ignore[arg-type]
+        self.cluster.apply()  # pause/resume on this worker at once; the others within half a second
+        return name
 
     async def pause(self, request: web.Request) -> web.Response:
-        view = self.view(request)
-        self.cluster.request(view.name, paused=True)
-        self.cluster.apply()  # this worker at once; the others within half a second
+        await self._set_target(request, "PAUSED")
         return web.Response(status=202)
 
     async def resume(self, request: web.Request) -> web.Response:
-        view = self.view(request)
-        self.cluster.request(view.name, paused=False)
-        self.cluster.apply()
+        await self._set_target(request, "STARTED")
         return web.Response(status=202)
+
+    async def stop(self, request: web.Request) -> web.Response:
+        await self._set_target(request, "STOPPED")
+        return web.Response(status=204)
 
     async def restart(self, request: web.Request) -> web.Response:
         view = self.view(request)
-        status = shapes.connector_status(view, self.cluster.workers(), self.paused(view.name))
+        status = shapes.connector_status(*self._state_args(view))
         only_failed = request.query.get("onlyFailed", "false").lower() == "true"
         include_tasks = request.query.get("includeTasks", "false").lower() == "true"
         failed = any(t["state"] == "FAILED" for t in status["tasks"])
         if failed or not only_failed:
-            self.cluster.request(view.name, restart=True)
+            self.cluster.request_restart(view.name)
         if not (include_tasks or only_failed):
             return web.Response(status=204)
         for task in status["tasks"]:
@@ -165,31 +199,54 @@ class ConnectApi:
 
     async def restart_task(self, request: web.Request) -> web.Response:
         view = self.view(request)
-        status = shapes.connector_status(view, self.cluster.workers(), self.paused(view.name))
+        status = shapes.connector_status(*self._state_args(view))
         if not any(str(t["id"]) == request.match_info["task"] for t in status["tasks"]):
             return _error(404, f"Unknown task {view.name}-{request.match_info['task']}")
-        self.cluster.request(view.name, restart=True)
+        self.cluster.request_restart(view.name)
         return web.Response(status=204)
 
-    async def plugins(self, request: web.Request) -> web.Response:
-        from streamapp import __version__
-        from streamapp.core.registry import registered
+    async def reset_topics(self, request: web.Request) -> web.Response:
+        view = self.view(request)
+        self.cluster.request_topics_reset(view.name)
+        self.cluster.apply()
+        return web.Response(status=202)
 
-        return web.json_response(
-            [{"class": t.class_name, "type": t.kind, "version": __version__} for t in registered()]
-        )
-
-    async def declarative(self, request: web.Request) -> web.Response:
-        return _error(405, DECLARATIVE)
+    # --- Connect paths: creating, changing, deleting, validating, offsets (see streamapp.herder) --
 
     async def create(self, request: web.Request) -> web.Response:
-        try:
-            name = (await request.json()).get("name")
-        except Exception:  # noqa: BLE001 -- any body: the answer is the same
-            name = None
-        if name and any(v.name == name for v in self.views()):
-            return _error(409, f"Connector {name} already exists. {DECLARATIVE}")
-        return _error(405, DECLARATIVE)
+        body = await _json_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
+            raise RequestRefused(400, 'The request body must be {"name": ..., "config": {...}}')
+        name = str(body.get("name") or "").strip()
+        info = await self.herder.create_connector(name, body["config"], body.get("initial_state"))
+        return web.json_response(info, status=201, headers={"Location": f"/connectors/{name}"})
+
+    async def put_config(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        created, info = await self.herder.put_connector_config(name, await _config_body(request))
+        if created:
+            return web.json_response(info, status=201, headers={"Location": f"/connectors/{name}"})
+        return web.json_response(info)
+
+    async def delete(self, request: web.Request) -> web.Response:
+        await self.herder.delete_connector(request.match_info["name"])
+        return web.Response(status=204)
+
+    async def validate(self, request: web.Request) -> web.Response:
+        config = await _config_body(request)
+        return web.json_response(self.herder.validate(request.match_info["plugin"], config))
+
+    async def alter_offsets(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        entries = body.get("offsets") if isinstance(body, dict) else None
+        if not isinstance(entries, list) or not entries:
+            raise RequestRefused(400, "Partitions / offsets need to be provided for an alter offsets request")
+        message = await self.herder.alter_offsets(request.match_info["name"], entries)
+        return web.json_response({"message": message})
+
+    async def reset_offsets(self, request: web.Request) -> web.Response:
+        message = await self.herder.alter_offsets(request.match_info["name"], None)
+        return web.json_response({"message": message})
 
     # --- streamapp's own ----------------------------------------------------------------------------
 
@@ -198,7 +255,9 @@ class ConnectApi:
         workers = self.cluster.workers()
         connectors = {}
         for view in self.views():
-            connectors[view.name] = shapes.connector_status(view, workers, self.paused(view.name))
+            connectors[view.name] = shapes.connector_status(
+                view, workers, self.paused(view.name), self.stopped(view.name)
+            )
         return web.json_response({"worker_id": self.cluster.worker_id, "connectors": connectors, "workers": workers})
 
     async def livez(self, request: web.Request) -> web.Response:
@@ -213,10 +272,19 @@ class ConnectApi:
         return web.Response(body=render(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def _json_text(value: str) -> str:
-    import json
-
-    return json.dumps(value)[1:-1]
+def _broken_view(broken: Any, masked: dict[str, Any]) -> shapes.ConnectorView:
+    try:
+        ctype = connector_types.lookup(str(broken.config.get("connector.class", "")))
+        kind, class_name = ctype.kind, ctype.class_name
+    except connector_types.UnknownConnectorClass:
+        kind, class_name = "sink", str(broken.config.get("connector.class", ""))
+    return shapes.ConnectorView(
+        name=broken.name,
+        kind=kind,
+        class_name=class_name,
+        config={k: str(v) for k, v in masked.items()},
+        trace=f"the connector's config does not load on this worker:\n{broken.errors}",
+    )
 
 
 def add_routes(router: web.UrlDispatcher, api: ConnectApi) -> None:
@@ -228,26 +296,25 @@ def add_routes(router: web.UrlDispatcher, api: ConnectApi) -> None:
     router.add_get("/streamapp/status", api.cluster_view)
     router.add_get("/connector-plugins", api.plugins)
     router.add_get("/connector-plugins/", api.plugins)
-    router.add_put("/connector-plugins/{plugin}/config/validate", api.declarative)
+    router.add_put("/connector-plugins/{plugin}/config/validate", api.validate)
     router.add_get("/connectors", api.list_connectors)
     router.add_get("/connectors/", api.list_connectors)
     router.add_post("/connectors", api.create)
     router.add_post("/connectors/", api.create)
     router.add_get(c, api.get_connector)
-    router.add_delete(c, api.declarative)
+    router.add_delete(c, api.delete)
     router.add_get(c + "/config", api.get_config)
-    router.add_put(c + "/config", api.declarative)
-    router.add_patch(c + "/config", api.declarative)
+    router.add_put(c + "/config", api.put_config)
     router.add_get(c + "/status", api.get_status)
     router.add_get(c + "/tasks", api.get_tasks)
     router.add_get(c + "/tasks/{task}/status", api.get_task_status)
     router.add_post(c + "/tasks/{task}/restart", api.restart_task)
     router.add_get(c + "/topics", api.get_topics)
-    router.add_put(c + "/topics/reset", api.declarative)
+    router.add_put(c + "/topics/reset", api.reset_topics)
     router.add_get(c + "/offsets", api.get_offsets)
-    router.add_patch(c + "/offsets", api.declarative)
-    router.add_delete(c + "/offsets", api.declarative)
+    router.add_patch(c + "/offsets", api.alter_offsets)
+    router.add_delete(c + "/offsets", api.reset_offsets)
     router.add_put(c + "/pause", api.pause)
     router.add_put(c + "/resume", api.resume)
-    router.add_put(c + "/stop", api.declarative)
+    router.add_put(c + "/stop", api.stop)
     router.add_post(c + "/restart", api.restart)

@@ -8,9 +8,9 @@ The shapes are Connect's (``ConnectorStateInfo``, ``ConnectorInfo``, ``TaskInfo`
   gave it to (:mod:`streamapp.core.source_placement`), subscribed to Diffusion. Task ids number
   those workers in ``worker_id`` order.
 * the *connector* runs on one worker (as Connect runs each connector instance on one worker): a
-  source's is the worker running its task; a sink's is the group leader. ``PAUSED`` when paused,
-  ``FAILED`` when this version cannot run it, ``RUNNING`` while a live worker has it loaded, else
-  ``UNASSIGNED``.
+  source's is the worker running its task; a sink's is the group leader. ``STOPPED`` when stopped
+  (then it has no task), ``PAUSED`` when paused, ``FAILED`` when this version cannot run it or its
+  config does not load, ``RUNNING`` while a live worker has it loaded, else ``UNASSIGNED``.
 """
 
 from __future__ import annotations
@@ -31,10 +31,15 @@ class ConnectorView:
     config: dict[str, str]
     topics: tuple[str, ...] = ()  # from the config (sinks with ``topics``)
     implemented: bool = True
+    trace: str | None = None  # why it cannot run (its config does not load on this worker)
 
 
-def _tasks(view: ConnectorView, workers: list[dict[str, Any]], paused: bool) -> list[dict[str, Any]]:
-    tasks = []
+def _tasks(
+    view: ConnectorView, workers: list[dict[str, Any]], paused: bool, stopped: bool = False
+) -> list[dict[str, Any]]:
+    tasks: list[dict[str, Any]] = []
+    if stopped:
+        return tasks
     for doc in sorted(workers, key=lambda d: d["worker_id"]):
         snap = doc.get("connectors", {}).get(view.name)
         if not snap or not snap.get("task"):
@@ -58,10 +63,16 @@ def _connector_worker(view: ConnectorView, workers: list[dict[str, Any]]) -> str
     return chosen["worker_id"] if chosen else None
 
 
-def connector_status(view: ConnectorView, workers: list[dict[str, Any]], paused: bool) -> dict[str, Any]:
+def connector_status(
+    view: ConnectorView, workers: list[dict[str, Any]], paused: bool, stopped: bool = False
+) -> dict[str, Any]:
     worker = _connector_worker(view, workers)
     connector: dict[str, Any]
-    if not view.implemented:
+    if view.trace is not None:
+        connector = {"state": "FAILED", "worker_id": worker or "", "trace": view.trace}
+    elif stopped:
+        connector = {"state": "STOPPED", "worker_id": worker or ""}
+    elif not view.implemented:
         connector = {
             "state": "FAILED",
             "worker_id": worker or "",
@@ -72,22 +83,32 @@ def connector_status(view: ConnectorView, workers: list[dict[str, Any]], paused:
         connector = {"state": "UNASSIGNED", "worker_id": ""}
     else:
         connector = {"state": "PAUSED" if paused else "RUNNING", "worker_id": worker}
-    return {"name": view.name, "connector": connector, "tasks": _tasks(view, workers, paused), "type": view.kind}
-
-
-def connector_info(view: ConnectorView, workers: list[dict[str, Any]], paused: bool) -> dict[str, Any]:
     return {
         "name": view.name,
-        "config": {**view.config, "name": view.name},
-        "tasks": [{"connector": view.name, "task": t["id"]} for t in _tasks(view, workers, paused)],
+        "connector": connector,
+        "tasks": _tasks(view, workers, paused, stopped),
         "type": view.kind,
     }
 
 
-def connector_tasks(view: ConnectorView, workers: list[dict[str, Any]], paused: bool) -> list[dict[str, Any]]:
+def connector_info(
+    view: ConnectorView, workers: list[dict[str, Any]], paused: bool, stopped: bool = False
+) -> dict[str, Any]:
+    return {
+        "name": view.name,
+        "config": {**view.config, "name": view.name},
+        "tasks": [{"connector": view.name, "task": t["id"]} for t in _tasks(view, workers, paused, stopped)],
+        "type": view.kind,
+    }
+
+
+def connector_tasks(
+    view: ConnectorView, workers: list[dict[str, Any]], paused: bool, stopped: bool = False
+) -> list[dict[str, Any]]:
     config = {**view.config, "name": view.name, "task.class": view.class_name}
     return [
-        {"id": {"connector": view.name, "task": t["id"]}, "config": dict(config)} for t in _tasks(view, workers, paused)
+        {"id": {"connector": view.name, "task": t["id"]}, "config": dict(config)}
+        for t in _tasks(view, workers, paused, stopped)
     ]
 
 
@@ -101,15 +122,21 @@ def connector_topics(view: ConnectorView, workers: list[dict[str, Any]]) -> dict
 
 
 def expanded(
-    views: list[ConnectorView], workers: list[dict[str, Any]], paused: dict[str, bool], expand: list[str]
+    views: list[ConnectorView],
+    workers: list[dict[str, Any]],
+    paused: dict[str, bool],
+    expand: list[str],
+    stopped: dict[str, bool] | None = None,
 ) -> dict[str, Any]:
     """``GET /connectors?expand=status&expand=info``."""
     out: dict[str, Any] = {}
+    stopped = stopped or {}
     for view in views:
         entry: dict[str, Any] = {}
+        args = (view, workers, paused.get(view.name, False), stopped.get(view.name, False))
         if "info" in expand:
-            entry["info"] = connector_info(view, workers, paused.get(view.name, False))
+            entry["info"] = connector_info(*args)
         if "status" in expand:
-            entry["status"] = connector_status(view, workers, paused.get(view.name, False))
+            entry["status"] = connector_status(*args)
         out[view.name] = entry
     return out

@@ -192,16 +192,20 @@ async def test_connect_rest_api_paths_and_shapes(stack):
     status, missing = await stack.get("/connectors/nope/status", expect=404)
     assert missing == {"error_code": 404, "message": "Connector nope not found"}
 
+    # Created, changed and deleted connectors: tests/ops/test_connect_lifecycle.py. Here: what the
+    # API refuses on a worker whose connectors come from files.
     new = {"name": "x", "config": {"connector.class": "diffusion-sink"}}
-    for method, path, kwargs, code in (
-        ("POST", "/connectors", {"json": new}, 405),
-        ("POST", "/connectors", {"json": {"name": "ops-sink", "config": {}}}, 409),
-        ("PUT", "/connectors/ops-sink/config", {"json": {}}, 405),
-        ("DELETE", "/connectors/ops-sink", {}, 405),
+    status, body = await stack.call("POST", "/connectors", json=new)
+    assert status == 400 and body["error_code"] == 400 and "diffusion.url" in body["message"], body
+    status, body = await stack.call("POST", "/connectors", json={"name": "ops-sink", "config": {}})
+    assert (status, body) == (409, {"error_code": 409, "message": "Connector ops-sink already exists"})
+    for method, path, kwargs in (
+        ("PUT", "/connectors/ops-sink/config", {"json": {}}),
+        ("DELETE", "/connectors/ops-sink", {}),
     ):
         status, body = await stack.call(method, path, **kwargs)
-        assert status == code and body["error_code"] == code, (method, path, body)
-        assert "declarative" in body["message"] and "restart" in body["message"]
+        assert status == 409 and body["error_code"] == 409, (method, path, body)
+        assert "is defined by the file" in body["message"] and "restart" in body["message"]
 
     for path in ("/connectors?expand=status&expand=info", "/connectors/ops-sink/tasks", "/streamapp/status"):
         _, body = await stack.get(path)

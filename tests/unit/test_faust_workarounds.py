@@ -118,3 +118,114 @@ def test_faust_still_puts_the_root_logger_at_debug_for_its_spinner_and_the_worka
     finally:
         root.setLevel(saved[0])
         root.handlers[:] = saved[1]
+
+
+# --- connectors added and removed at runtime (streamapp.herder) -------------------------------------
+
+
+async def test_faust_topic_clones_still_lose_their_root_and_the_workaround_keeps_it():
+    from faust.topics import Topic
+
+    from streamapp import faust_workarounds
+
+    # Faust's own Topic.__init__ takes ``root`` but does not pass it on to Channel.__init__.
+    assert "root=root" not in inspect.getsource(inspect.unwrap(Topic.__init__))
+    app = faust.App("workarounds-test-5", broker="kafka://127.0.0.1:9")
+    faust_workarounds.install(app)
+    topic = app.topic("runtime-topic")
+    clone = topic.clone(is_iterator=True)
+    assert clone._root is topic  # the stream channel is found by its agent's channel when it stops
+
+
+async def test_recording_takes_a_connectors_agents_and_timers_out_of_fausts_startup():
+    from streamapp.faust_workarounds import recording
+
+    app = faust.App("workarounds-test-6", broker="kafka://127.0.0.1:9")
+    before = len(app._app_tasks)
+    with recording(app) as installed:
+
+        @app.agent(app.topic("recorded"))
+        async def recorded_agent(stream):  # pragma: no cover -- never run
+            async for _ in stream:
+                pass
+
+        @app.timer(1.0)
+        async def recorded_timer():  # pragma: no cover -- never run
+            pass
+
+    assert installed.agents == [app.agents[recorded_agent.name]]
+    assert len(installed.tasks) == 1 and len(app._app_tasks) == before  # started by streamapp, not Faust
+    assert installed.topics() == {"recorded"}
+
+
+async def test_faust_conductor_still_checks_rebalancing_before_its_delay_and_keeps_its_indices():
+    from faust.transport.conductor import Conductor
+
+    source = inspect.getsource(Conductor._subscriber.fun)  # a mode ServiceTask
+    # The check comes before the delay, not after it: the reason subscribe() waits (module doc).
+    assert source.index("if self.app.rebalancing") < source.index("await self.sleep(self._resubscribe_sleep_lock")
+    app = faust.App("workarounds-test-7", broker="kafka://127.0.0.1:9")
+    conductor = app.topics
+    for name in ("_topics", "_tp_index", "_topic_name_index", "_subscription_changed"):
+        assert hasattr(conductor, name), name
+    assert callable(conductor._flag_changes) and callable(conductor.discard)
+
+
+def test_faust_fetch_loop_still_asks_for_each_records_high_water_mark():
+    from faust.transport.consumer import Consumer
+
+    # aiokafka's highwater() asserts the partition is assigned: the reason subscribe() stops the flow.
+    assert "self.highwater(tp)" in inspect.getsource(Consumer.getmany)
+    assert "if not self.flow_active:" in inspect.getsource(Consumer.getmany)
+
+
+async def test_subscribe_waits_for_the_rebalance_to_end_and_stops_the_flow_first():
+    from faust.types import TP
+
+    from streamapp import faust_workarounds
+
+    app = faust.App("workarounds-test-8", broker="kafka://127.0.0.1:9")
+    faust_workarounds.install(app)
+    consumer = app.consumer
+    calls = []
+
+    async def thread_subscribe(topics):
+        calls.append((set(topics), consumer.flow_active))
+
+    consumer._thread.subscribe = thread_subscribe
+    consumer.assignment = lambda: {TP("a", 0)}
+
+    async def commit():
+        calls.append("commit")
+
+    consumer.commit = commit
+    consumer.resume_flow()
+    app.rebalancing = True
+    task = asyncio.ensure_future(consumer.subscribe(["a", "b"]))
+    await asyncio.sleep(0.3)
+    assert calls == []  # still rebalancing: not subscribed yet
+    app.rebalancing = False
+    await asyncio.wait_for(task, 5)
+    # Subscribed once the rebalance ended, with the flow stopped and what was acked committed first.
+    assert calls == ["commit", ({"a", "b"}, False)]
+
+
+def test_aiokafka_coordinator_still_commits_offsets_for_an_assignment():
+    from aiokafka.consumer.group_coordinator import GroupCoordinator
+
+    assert list(inspect.signature(GroupCoordinator.commit_offsets).parameters) == ["self", "assignment", "offsets"]
+
+
+async def test_records_of_a_partition_no_channel_reads_are_left_alone_instead_of_crashing_the_fetcher():
+    from faust.transport.conductor import Conductor
+
+    from streamapp import faust_workarounds
+
+    # Faust looks the handler up with the dict's __getitem__: a partition without one is a KeyError.
+    assert "self._tp_to_callback.__getitem__" in inspect.getsource(Conductor._compile_message_handler)
+    app = faust.App("workarounds-test-9", broker="kafka://127.0.0.1:9")
+    faust_workarounds.install(app)
+    assert app.consumer.callback == app.topics.on_message  # the consumer takes the recompiled handler
+    message = _message("nobody-reads-this", 7)
+    assert await app.topics.on_message(message) is None
+    assert message not in app.consumer._unacked_messages and not message.acked
