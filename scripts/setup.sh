@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 #                                    jars resolved from Maven Central), only when no Java 17+ / mvn is there
 #   chromium                         headless browser for the dev stack's web view test (tests/devstack)
 #   nodejs npm                       the official Diffusion JavaScript client's tests, only when no node / npm
-APT_PACKAGES=(libcoap3-bin autoconf automake libtool pkg-config iproute2 chromium)
+#   curl                             the REST API test that follows the seed's curl steps
+APT_PACKAGES=(libcoap3-bin autoconf automake libtool pkg-config iproute2 chromium curl)
 command -v node >/dev/null || APT_PACKAGES+=(nodejs)
 command -v npm >/dev/null || APT_PACKAGES+=(npm)
 java_major() {
