@@ -238,7 +238,10 @@ async def raw_rate(
             context = idle.pop()
             try:
                 message = Message(code=Code.PUT, uri=uris[i % resources], payload=payload(i), content_format=50)
-                response = await context.request(message, handle_blockwise=False).response
+                try:  # a lost DTLS handshake otherwise hangs the benchmark until aiocoap's exchange lifetime
+                    response = await asyncio.wait_for(context.request(message, handle_blockwise=False).response, 30)
+                except TimeoutError:
+                    raise SystemExit(f"raw request {i} to {uris[i % resources]} unanswered after 30 s; rerun") from None
                 assert response.code.is_successful(), response
             finally:
                 idle.append(context)
