@@ -241,7 +241,9 @@ async def raw_rate(
                 try:  # a lost DTLS handshake otherwise hangs the benchmark until aiocoap's exchange lifetime
                     response = await asyncio.wait_for(context.request(message, handle_blockwise=False).response, 30)
                 except TimeoutError:
-                    raise RuntimeError(f"raw request {i} to {uris[i % resources]} unanswered after 30 s; rerun") from None
+                    raise RuntimeError(
+                        f"raw request {i} to {uris[i % resources]} unanswered after 30 s; rerun"
+                    ) from None
                 assert response.code.is_successful(), response
             finally:
                 idle.append(context)
