@@ -129,12 +129,22 @@ _FETCH_WAIT_ATTR = "_streamapp_fetch_max_wait_ms"
 logger = logging.getLogger(__name__)
 
 
+def _install(owner: Any, name: str, replacement: Any) -> None:
+    """Put ``replacement`` in place of ``owner.name``, once: it is marked ``__streamapp__`` and keeps what
+    it replaces as ``__wrapped__`` (the guard tests check both). Already patched: nothing changes, so a
+    second app in the same process does not wrap the patch again."""
+    current = getattr(owner, name)
+    if getattr(current, "__streamapp__", False):
+        return
+    replacement.__streamapp__ = True
+    replacement.__wrapped__ = current
+    setattr(owner, name, replacement)
+
+
 def _patch_fetch_max_wait() -> None:
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
     original = AIOKafkaConsumerThread._create_worker_consumer
-    if getattr(original, "__streamapp__", False):
-        return
 
     def _create_worker_consumer(self: Any, transport: Any) -> Any:
         consumer = original(self, transport)
@@ -143,17 +153,13 @@ def _patch_fetch_max_wait() -> None:
             consumer._fetch_max_wait_ms = wait  # read by AIOKafkaConsumer.start() when it builds its Fetcher
         return consumer
 
-    _create_worker_consumer.__streamapp__ = True  # type: ignore[attr-defined]
-    _create_worker_consumer.__wrapped__ = original  # type: ignore[attr-defined]
-    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer
+    _install(AIOKafkaConsumerThread, "_create_worker_consumer", _create_worker_consumer)
 
 
 def _patch_static_rejoin() -> None:
     from faust.assignor.partition_assignor import ClientMetadata, PartitionAssignor
 
     original = PartitionAssignor.on_assignment
-    if getattr(original, "__streamapp__", False):
-        return
 
     def on_assignment(self: Any, assignment: Any) -> None:
         try:
@@ -170,9 +176,7 @@ def _patch_static_rejoin() -> None:
                 self._url,
             )
 
-    on_assignment.__streamapp__ = True  # type: ignore[attr-defined]
-    on_assignment.__wrapped__ = original  # type: ignore[attr-defined]
-    PartitionAssignor.on_assignment = on_assignment
+    _install(PartitionAssignor, "on_assignment", on_assignment)
 
 
 def _raise_root_logger_to_its_handlers() -> None:
@@ -191,25 +195,19 @@ def _patch_topic_root() -> None:
     from faust.topics import Topic
 
     original = Topic.__init__
-    if getattr(original, "__streamapp__", False):
-        return
 
     def __init__(self: Any, *args: Any, root: Any = None, **kwargs: Any) -> None:
         original(self, *args, root=root, **kwargs)
         if root is not None and self._root is None:  # Topic.__init__ does not pass it on to Channel's
             self._root = root
 
-    __init__.__streamapp__ = True  # type: ignore[attr-defined]
-    __init__.__wrapped__ = original  # type: ignore[attr-defined]
-    Topic.__init__ = __init__
+    _install(Topic, "__init__", __init__)
 
 
 def _patch_subscribe_after_rebalance() -> None:
     from faust.transport.consumer import ThreadDelegateConsumer
 
     original = ThreadDelegateConsumer.subscribe
-    if getattr(original, "__streamapp__", False):
-        return
 
     async def subscribe(self: Any, topics: Any) -> None:
         # See the module doc: a table recovery must not lose its assignment.
@@ -225,9 +223,7 @@ def _patch_subscribe_after_rebalance() -> None:
                 logger.warning("committing before the subscription changes failed: %s", exc)
         await original(self, topics)
 
-    subscribe.__streamapp__ = True  # type: ignore[attr-defined]
-    subscribe.__wrapped__ = original  # type: ignore[attr-defined]
-    ThreadDelegateConsumer.subscribe = subscribe
+    _install(ThreadDelegateConsumer, "subscribe", subscribe)
 
 
 class _Routes(dict):  # type: ignore[type-arg]

@@ -38,6 +38,8 @@ import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
+from .dispatch import wait_set
+
 __all__ = ["ConflatingDispatcher"]
 
 logger = logging.getLogger(__name__)
@@ -156,13 +158,7 @@ class ConflatingDispatcher(Generic[T]):
     async def drain(self, timeout: float | None = None) -> bool:
         """Wait until nothing is in flight, pending or held; False if ``timeout`` passed first."""
         self._open()  # nothing more is read meanwhile
-        if self._idle.is_set():
-            return True
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
+        return await wait_set(self._idle, timeout)
 
     async def abandon(self) -> int:
         """Cancel every delivery and forget every record (none acked); returns how many records there were."""

@@ -17,7 +17,19 @@ import collections
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
-__all__ = ["OrderedDispatcher", "PartitionWatermark"]
+__all__ = ["OrderedDispatcher", "PartitionWatermark", "wait_set"]
+
+
+async def wait_set(event: asyncio.Event, timeout: float | None) -> bool:
+    """Wait until ``event`` is set; False if ``timeout`` passed first (a dispatcher's drain)."""
+    if event.is_set():
+        return True
+    try:
+        await asyncio.wait_for(event.wait(), timeout)
+    except TimeoutError:
+        return False
+    return True
+
 
 T = TypeVar("T")
 
@@ -70,13 +82,7 @@ class OrderedDispatcher(Generic[T]):
 
     async def drain(self, timeout: float | None = None) -> bool:
         """Wait until nothing is in flight; False if ``timeout`` passed first."""
-        if self._idle.is_set():
-            return True
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
+        return await wait_set(self._idle, timeout)
 
     async def abandon(self) -> int:
         """Cancel every delivery, queued or in flight, and forget it; returns how many there were.
