@@ -198,15 +198,30 @@ async def test_sigkill_with_conflation_then_restart_ends_every_topic_on_its_last
                 ),
             )
 
-            async def settled() -> dict[str, float] | None:
-                samples = await metrics(second)
-                return samples if counter(samples, "records_in_flight", name) == 0 else None
+            ends = {}  # per partition, its last offset
+            for where in sent:
+                ends[where.partition] = max(ends.get(where.partition, -1), where.offset)
 
-            samples = await until(settled, 30)
+            async def settled() -> dict[str, float] | None:
+                # Read to the end and nothing in flight. Keys can all be on their last value before this
+                # worker read anything (the killed one's last sends still arriving), so the counters are
+                # compared once there is nothing left to read.
+                samples = await metrics(second)
+                delivered_offsets = {
+                    int(re.search(r'partition="(\d+)"', key)[1]): value
+                    for key, value in samples.items()
+                    if key.startswith("streamapp_connector_delivered_offset{") and f'connector="{name}"' in key
+                }
+                at_end = all(delivered_offsets.get(p) == end for p, end in ends.items())
+                return samples if at_end and counter(samples, "records_in_flight", name) == 0 else None
+
+            samples = await until(settled, 30, lambda: f"not read to the last offsets {ends} with nothing in flight")
             records_in, delivered, conflated = (
                 counter(samples, f, name)
                 for f in ("records_in_total", "records_delivered_total", "records_conflated_total")
             )
+
+            printed = [""]
 
             async def status_row() -> re.Match | None:  # `streamapp status` counts them too
                 proc = await asyncio.create_subprocess_exec(
@@ -215,12 +230,20 @@ async def test_sigkill_with_conflation_then_restart_ends_every_topic_on_its_last
                 )  # fmt: skip
                 out, err = await asyncio.wait_for(proc.communicate(), 60)
                 assert proc.returncode == 0, err.decode()
+                printed[0] = out.decode()
                 row = re.search(
-                    rf"^{name}\s+sink\s+RUNNING\s+\S+\s+(\d+)\s+(\d+)\s+0\s+0\s+0\s+(\d+)\s", out.decode(), re.M
+                    rf"^{name}\s+sink\s+RUNNING\s+\S+\s+(\d+)\s+(\d+)\s+0\s+0\s+0\s+(\d+)\s", printed[0], re.M
                 )
                 return row if row and [float(n) for n in row.groups()] == [records_in, delivered, conflated] else None
 
-            await until(status_row, 30)  # IN, DELIVERED, CONFLATED as /metrics says
+            await until(  # IN, DELIVERED, CONFLATED as /metrics says
+                status_row,
+                30,
+                lambda: (
+                    f"/metrics: in {records_in:.0f}, delivered {delivered:.0f}, conflated {conflated:.0f}; "
+                    f"`streamapp status` printed:\n{printed[0]}"
+                ),
+            )
         finally:
             assert await second.stop() == 0
 
