@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = ["OrderedDispatcher", "PartitionWatermark", "wait_set"]
 
@@ -98,24 +98,40 @@ class OrderedDispatcher(Generic[T]):
 
 
 class PartitionWatermark:
-    """Highest offset N such that every tracked offset <= N completed, for one partition."""
+    """Highest offset N such that every tracked offset <= N completed, for one partition; and the
+    acks of completed records, made in offset order as the watermark passes them.
+
+    In offset order because Faust commits past an unacked record when later ones are acked: its
+    ``Consumer._new_offset`` looks for a gap one offset too late (committed offset C, record C
+    unacked, C+1 acked: it commits C+2), and not at all before the partition's first commit.
+    Records of one partition go to different destinations concurrently and complete out of order;
+    acked only once every record before them is done, the committed offset never passes a record
+    still in flight, abandoned, or stopped on.
+    """
 
     def __init__(self, start: int = -1) -> None:
         self.value = start
         self._pending: collections.deque[int] = collections.deque()  # offsets in arrival (increasing) order
         self._done: set[int] = set()
+        self._acks: dict[int, Callable[[], Any]] = {}
 
-    def track(self, offset: int) -> None:
+    def track(self, offset: int, ack: Callable[[], Any] | None = None) -> None:
+        """Follow ``offset``; ``ack`` is called once it and every offset tracked before it completed."""
         self._pending.append(offset)
+        if ack is not None:
+            self._acks[offset] = ack
 
     def complete(self, offset: int) -> bool:
-        """Mark ``offset`` done; True if the watermark advanced."""
+        """Mark ``offset`` done; True if the watermark advanced (the acks it passed are made)."""
         self._done.add(offset)
         advanced = False
-        pending, done = self._pending, self._done
+        pending, done, acks = self._pending, self._done, self._acks
         while pending and pending[0] in done:
             head = pending.popleft()
             done.discard(head)
+            ack = acks.pop(head, None)
+            if ack is not None:
+                ack()
             self.value = head
             advanced = True
         return advanced

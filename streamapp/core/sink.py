@@ -11,7 +11,9 @@ The one path of a record::
 
 One Faust agent per connector reads the connector's topics with ``noack().noack_take(...)``
 (faust-notes 1.8: a plain ``async for`` acks on exceptions). Each event is acked only when the
-destination confirmed it, or when the error policy tolerated its failure. A failure the policy
+destination confirmed it, or when the error policy tolerated its failure, and only once every
+record before it in its partition is (:class:`~streamapp.core.dispatch.PartitionWatermark`:
+Faust would otherwise commit past a record still in flight). A failure the policy
 does not tolerate, or anything unexpected (a bug, a dead letter Kafka refuses), stops the
 connector: its state is FAILED with the trace, its record and everything after it stay unacked
 (the committed offset never passes them), the other connectors go on.
@@ -423,7 +425,7 @@ class SinkConnector(Generic[P]):
             stage = "TASK_PUT"
             delivery = self.prepare(record)
         except _RECORD_ERRORS as exc:
-            mark.track(offset)
+            mark.track(offset, event.ack)
             executing = self.task_class
             if stage != "TASK_PUT":
                 converter = self.key_converter if stage == "KEY_CONVERTER" else self.value_converter
@@ -431,7 +433,7 @@ class SinkConnector(Generic[P]):
             failure = RecordFailure(topic, partition, offset, stage, exc, executing)
             await self._record_failed(event, mark, failure, record)
             return
-        mark.track(offset)
+        mark.track(offset, event.ack)  # acked in offset order (PartitionWatermark), when completed
         await self.dispatcher.submit(
             delivery.key, _Pending(event, record, delivery, time.monotonic(), mark, self._epoch)
         )
@@ -458,7 +460,6 @@ class SinkConnector(Generic[P]):
             except Exception as exc:
                 if not await self._retry(item, exc):
                     return False  # the error policy took it (skipped, dead-lettered, or the connector stopped)
-            item.event.ack()
             self.counters.delivered += 1
             self._observe(self.name, time.monotonic() - item.received)
             self._complete(item.mark, record.topic, record.partition, record.offset)
@@ -476,7 +477,6 @@ class SinkConnector(Generic[P]):
         for item in items:
             if item.epoch != self._epoch:
                 continue  # read before the flow stopped: Faust reads it again
-            item.event.ack()
             self.counters.conflated += 1
             record = item.record
             self._complete(item.mark, record.topic, record.partition, record.offset)
@@ -566,7 +566,6 @@ class SinkConnector(Generic[P]):
                 extra = f" key={msg.key!r:.200} value={msg.value!r:.200}"
             self._log_failure(logging.WARNING, "connector %r: %s; %s (%s)%s", self.name, failure.describe(), where,
                               self.policy.setting, extra)  # fmt: skip
-        event.ack()
         self._complete(mark, failure.topic, failure.partition, failure.offset)
         self._done(failure, record, fate)
 

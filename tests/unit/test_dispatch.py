@@ -112,3 +112,28 @@ def test_watermark_with_gaps_in_offsets():
     assert mark.complete(13) is False and mark.value == -1
     assert mark.complete(10) is True and mark.value == 13
     assert mark.complete(20) is True and mark.value == 20
+
+
+def test_watermark_acks_in_offset_order_whatever_the_completion_order():
+    # Faust commits past an unacked record when a later one is acked (faust_workarounds guard test).
+    mark = PartitionWatermark(-1)
+    acked: list[int] = []
+    for offset in (0, 1, 2, 3):
+        mark.track(offset, lambda offset=offset: acked.append(offset))
+    mark.complete(2)
+    mark.complete(1)
+    assert acked == []  # record 0 still in flight: nothing after it is acked
+    mark.complete(0)
+    assert acked == [0, 1, 2]
+    mark.complete(3)
+    assert acked == [0, 1, 2, 3] and mark.value == 3
+
+
+def test_watermark_never_acks_past_a_record_that_does_not_complete():
+    mark = PartitionWatermark(9)
+    acked: list[int] = []
+    for offset in (10, 11, 12):
+        mark.track(offset, lambda offset=offset: acked.append(offset))
+    mark.complete(11)
+    mark.complete(12)  # 10 failed and stopped the connector, or was abandoned: never completes
+    assert acked == [] and mark.value == 9 and mark.pending == 3
