@@ -9,6 +9,17 @@ rebalance (Faust's ``on_rebalance_complete`` signal, sent before it seeks and re
 such partitions are sought to the earliest offset. Still needed on Apache Kafka 4.4: without it
 ``tests/connectors/test_coap_sink_policies.py::test_throw_exhausted_retry...`` fails (checked).
 
+**Records handed out between the seek and the resume** (:func:`install`). Faust's recovery
+resumes the flow ("Resuming flow...") before its last steps: it resumes the stream partitions,
+seeks them to their committed offsets, and only then calls ``flow_control.resume()``, which
+*clears* every channel's queue. Records fetched in between (after the seek, so the fetch loop's
+read offset has passed them) were put into a queue, cleared, and never read again: a sink whose
+offsets were altered to 3 and resumed read from 4 (seen once in ~20 runs of
+``tests/ops/test_connect_lifecycle.py``, with offset 3 logged as fetched and routed, and Faust then
+committing past it: see :class:`~streamapp.core.dispatch.PartitionWatermark`). Faust announces
+those last steps with ``on_rebalance_complete``; the flow is stopped there (as a rebalance stops
+it), so nothing is handed out until Faust resumes it after the seek.
+
 **Records a sink gives up on** (:func:`release_unacked`). Before a rebalance and on shutdown
 Faust waits until every record it handed out is acked or garbage, and its stream iterator keeps
 the last record of each stream referenced. A record a sink leaves unacked on purpose (a stopped
@@ -276,6 +287,8 @@ def install(app: Any, *, fetch_max_wait_ms: int | None = None) -> None:
 
     @app.on_rebalance_complete.connect
     async def _rewind_uncommitted(sender: Any, **_: Any) -> None:
+        # One handler, so that the flow stops before the seeks below (receivers run in no set order).
+        _hold_flow_until_seek(sender)
         if sender.conf.consumer_auto_offset_reset != "earliest":
             return  # "latest": the position Faust fetched up to is where latest starts anyway
         consumer = sender.consumer
@@ -295,6 +308,13 @@ def install(app: Any, *, fetch_max_wait_ms: int | None = None) -> None:
                 )
         except Exception as exc:  # a rebalance again: the next one repeats this
             logger.warning("could not rewind uncommitted partitions (%s); a rebalance may be under way", exc)
+
+
+def _hold_flow_until_seek(app: Any) -> None:
+    """Stop the flow of records until Faust's recovery has sought the stream partitions (see the module doc)."""
+    if app.consumer.flow_active:
+        app.consumer.stop_flow()
+        app.flow_control.suspend()
 
 
 def release_unacked(app: Any, owns: Callable[[str], bool]) -> int:

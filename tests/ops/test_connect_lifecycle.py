@@ -27,17 +27,6 @@ DIFFUSION_PASSWORD = "password"
 NAME = "api-sink"
 DELIVERY = 15  # s: a created or changed connector delivers within this
 
-#: An open defect of issue 15, seen in about 1 run of 20 of this module: after a connector is
-#: (re)subscribed, one record it should read never reaches the sink (seen: the record at the patched
-#: offset after a resume, the worker logging "reading ... from offset N+1 (delivered up to N-1)"; and
-#: the last of five records of a created connector, the next instance reading from it). Not strict:
-#: the test passes when the race is not hit, and still runs and reports XFAIL with its assertion
-#: when it is. Remove this once the defect is fixed.
-RECORD_LOST_AFTER_SUBSCRIBE = pytest.mark.xfail(
-    strict=False,
-    reason="open defect: after a (re)subscription a record is sometimes never handed to the sink (issue 15)",
-)
-
 
 class Stack:
     def __init__(self, workers, emulator, bootstrap, topic, root, configs, workdir, app_id):
@@ -159,7 +148,6 @@ async def test_create_answers_201_with_location_then_409_for_the_same_name(stack
     assert taken.value.response.json() == {"error_code": 409, "message": f"Connector {NAME} already exists"}
 
 
-@RECORD_LOST_AFTER_SUBSCRIBE
 async def test_a_created_connector_delivers_within_15s_and_every_worker_lists_it(stack):
     await produce(stack.bootstrap, stack.topic, [(f"k{i}".encode(), json.dumps({"n": i}).encode()) for i in range(5)])
     await stack.wait(
@@ -293,7 +281,6 @@ async def test_stop_leaves_no_task_and_nothing_is_read_or_delivered(stack):
     assert body["offsets"][0]["offset"] == {"kafka_offset": 3}
 
 
-@RECORD_LOST_AFTER_SUBSCRIBE
 async def test_resume_after_patch_delivers_those_records_again(stack):
     await asyncio.to_thread(stack.client().resume_connector, NAME)
     # Offsets 3 and 4 delivered again, to the current destination, and s0, produced while stopped

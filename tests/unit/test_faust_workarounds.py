@@ -229,3 +229,46 @@ async def test_records_of_a_partition_no_channel_reads_are_left_alone_instead_of
     message = _message("nobody-reads-this", 7)
     assert await app.topics.on_message(message) is None
     assert message not in app.consumer._unacked_messages and not message.acked
+
+
+def test_faust_recovery_still_seeks_after_on_rebalance_complete_and_clears_the_queues_when_it_resumes():
+    # Why the flow is held from on_rebalance_complete until Faust resumes it (module doc): each path
+    # sends the signal, then seeks, then resumes flow control, which clears the channels' queues.
+    from faust.tables.recovery import Recovery
+
+    for method in (Recovery.on_recovery_completed, Recovery._resume_streams):
+        source = inspect.getsource(method)
+        signal = source.index("on_rebalance_complete.send()")
+        seek = source.index("consumer.perform_seek()")
+        assert signal < seek < source.index("flow_control.resume()") < source.index("consumer.resume_flow()")
+    app = faust.App("workarounds-test-flow", broker="kafka://127.0.0.1:9")
+    channel = app.channel()
+    channel.queue.put_nowait("fetched after the seek")
+    app.flow_control.resume()
+    assert channel.queue.empty(), "flow_control.resume() no longer clears queues: the hold may not be needed"
+
+
+async def test_the_flow_is_held_from_on_rebalance_complete_until_faust_resumes_it():
+    from streamapp import faust_workarounds
+
+    app = faust.App("workarounds-test-hold", broker="kafka://127.0.0.1:9", consumer_auto_offset_reset="latest")
+    faust_workarounds.install(app)
+    app.consumer.resume_flow()
+    app.flow_control.resume()
+    await app.on_rebalance_complete.send()
+    assert not app.consumer.flow_active and not app.flow_control.is_active()
+    assert app.consumer.suspend_flow.is_set()  # what sinks wait on to drain before the flow resumes
+
+
+def test_faust_still_commits_past_an_unacked_record_when_the_next_one_is_acked():
+    # Why sinks ack in offset order (core.dispatch.PartitionWatermark). Committed offset 3 (the next
+    # to read), record 3 unacked, 4 acked: Faust commits 5. Before a first commit, no check at all.
+    app = faust.App("workarounds-test-commit", broker="kafka://127.0.0.1:9")
+    consumer = app.consumer
+    tp = faust.types.TP("t", 0)
+    consumer._committed_offset[tp] = 3
+    consumer._acked[tp] = [4]
+    assert consumer._new_offset(tp) == 5
+    fresh = faust.types.TP("t", 1)
+    consumer._acked[fresh] = [1, 2]  # record 0 unacked
+    assert consumer._new_offset(fresh) == 3
