@@ -9,16 +9,16 @@ rebalance (Faust's ``on_rebalance_complete`` signal, sent before it seeks and re
 such partitions are sought to the earliest offset. Still needed on Apache Kafka 4.4: without it
 ``tests/connectors/test_coap_sink_policies.py::test_throw_exhausted_retry...`` fails (checked).
 
-**Records handed out between the seek and the resume** (:func:`install`). Faust's recovery
-resumes the flow ("Resuming flow...") before its last steps: it resumes the stream partitions,
-seeks them to their committed offsets, and only then calls ``flow_control.resume()``, which
-*clears* every channel's queue. Records fetched in between (after the seek, so the fetch loop's
-read offset has passed them) were put into a queue, cleared, and never read again: a sink whose
-offsets were altered to 3 and resumed read from 4 (seen once in ~20 runs of
-``tests/ops/test_connect_lifecycle.py``, with offset 3 logged as fetched and routed, and Faust then
-committing past it: see :class:`~streamapp.core.dispatch.PartitionWatermark`). Faust announces
-those last steps with ``on_rebalance_complete``; the flow is stopped there (as a rebalance stops
-it), so nothing is handed out until Faust resumes it after the seek.
+**Records handed out between the seek and the clear** (:func:`install`). The last steps of
+Faust's recovery (``Recovery.on_recovery_completed``, or ``_resume_streams`` without tables)
+resume the stream partitions, seek them to their committed offsets, and only then call
+``flow_control.resume()``, which *clears* every channel's queue. The flow itself is already
+running ("Resuming flow..." came earlier), so records fetched in between, after the seek, were put
+into a queue, cleared, and never read again: the fetch loop's read offset had passed them. A sink
+whose offsets were altered to 3 and resumed read from 4 (seen about once in 20 runs of
+``tests/ops/test_connect_lifecycle.py``: offset 3 logged as fetched and routed, never handed to
+the sink). The stream partitions Faust resumes there now stay paused until that clear is done,
+then resume; nothing else changes (tables and the flow are left alone).
 
 **Records a sink gives up on** (:func:`release_unacked`). Before a rebalance and on shutdown
 Faust waits until every record it handed out is acked or garbage, and its stream iterator keeps
@@ -237,6 +237,42 @@ def _patch_subscribe_after_rebalance() -> None:
     _install(ThreadDelegateConsumer, "subscribe", subscribe)
 
 
+def _resume_streams_after_the_clear(original: Any) -> Any:
+    """Wrap one of Faust's last recovery steps: the stream partitions it resumes stay paused until its
+    ``flow_control.resume()`` has cleared the queues (see the module doc)."""
+
+    async def last_recovery_step(self: Any, *args: Any, **kwargs: Any) -> Any:
+        consumer, flow_control = self.app.consumer, self.app.flow_control
+        held: set[Any] = set()
+
+        def resume_partitions(tps: Any) -> None:
+            held.update(tps)
+
+        def resume() -> None:
+            type(flow_control).resume(flow_control)  # clears the queues
+            del consumer.resume_partitions
+            if held:
+                consumer.resume_partitions(held)
+
+        # Instance attributes, for this call only: other recovery steps resume as Faust does.
+        consumer.resume_partitions = resume_partitions
+        flow_control.resume = resume
+        try:
+            return await original(self, *args, **kwargs)
+        finally:  # also when a new rebalance cut the step short: its own recovery resumes them
+            vars(consumer).pop("resume_partitions", None)
+            vars(flow_control).pop("resume", None)
+
+    return last_recovery_step
+
+
+def _patch_resume_streams_after_the_clear() -> None:
+    from faust.tables.recovery import Recovery
+
+    for name in ("on_recovery_completed", "_resume_streams"):
+        _install(Recovery, name, _resume_streams_after_the_clear(getattr(Recovery, name)))
+
+
 class _Routes(dict):  # type: ignore[type-arg]
     """The conductor's handler per partition, with one for partitions no channel reads here."""
 
@@ -275,6 +311,7 @@ def install(app: Any, *, fetch_max_wait_ms: int | None = None) -> None:
     _patch_static_rejoin()
     _patch_topic_root()
     _patch_subscribe_after_rebalance()
+    _patch_resume_streams_after_the_clear()
     app.topics._resubscribe_sleep_lock_seconds = RESUBSCRIBE_DELAY  # an instance attribute: this app only
 
     @app.on_rebalance_complete.connect
@@ -287,8 +324,6 @@ def install(app: Any, *, fetch_max_wait_ms: int | None = None) -> None:
 
     @app.on_rebalance_complete.connect
     async def _rewind_uncommitted(sender: Any, **_: Any) -> None:
-        # One handler, so that the flow stops before the seeks below (receivers run in no set order).
-        _hold_flow_until_seek(sender)
         if sender.conf.consumer_auto_offset_reset != "earliest":
             return  # "latest": the position Faust fetched up to is where latest starts anyway
         consumer = sender.consumer
@@ -308,13 +343,6 @@ def install(app: Any, *, fetch_max_wait_ms: int | None = None) -> None:
                 )
         except Exception as exc:  # a rebalance again: the next one repeats this
             logger.warning("could not rewind uncommitted partitions (%s); a rebalance may be under way", exc)
-
-
-def _hold_flow_until_seek(app: Any) -> None:
-    """Stop the flow of records until Faust's recovery has sought the stream partitions (see the module doc)."""
-    if app.consumer.flow_active:
-        app.consumer.stop_flow()
-        app.flow_control.suspend()
 
 
 def release_unacked(app: Any, owns: Callable[[str], bool]) -> int:

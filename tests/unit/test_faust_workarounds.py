@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import types
 import weakref
 
 import faust
@@ -231,16 +232,17 @@ async def test_records_of_a_partition_no_channel_reads_are_left_alone_instead_of
     assert message not in app.consumer._unacked_messages and not message.acked
 
 
-def test_faust_recovery_still_seeks_after_on_rebalance_complete_and_clears_the_queues_when_it_resumes():
-    # Why the flow is held from on_rebalance_complete until Faust resumes it (module doc): each path
-    # sends the signal, then seeks, then resumes flow control, which clears the channels' queues.
+def test_faust_last_recovery_steps_still_resume_streams_and_seek_before_clearing_the_queues():
+    # Why the stream partitions wait for the clear (module doc): each of the two steps resumes them,
+    # seeks them, then resumes flow control, which clears the channels' queues.
     from faust.tables.recovery import Recovery
 
     for method in (Recovery.on_recovery_completed, Recovery._resume_streams):
-        source = inspect.getsource(method)
-        signal = source.index("on_rebalance_complete.send()")
+        source = inspect.getsource(inspect.unwrap(method))
+        resume_streams = source.index("consumer.resume_partitions(")
         seek = source.index("consumer.perform_seek()")
-        assert signal < seek < source.index("flow_control.resume()") < source.index("consumer.resume_flow()")
+        assert resume_streams < seek < source.index("flow_control.resume()"), method
+        assert source.count("consumer.resume_partitions(") == 1, method
     app = faust.App("workarounds-test-flow", broker="kafka://127.0.0.1:9")
     channel = app.channel()
     channel.queue.put_nowait("fetched after the seek")
@@ -248,16 +250,32 @@ def test_faust_recovery_still_seeks_after_on_rebalance_complete_and_clears_the_q
     assert channel.queue.empty(), "flow_control.resume() no longer clears queues: the hold may not be needed"
 
 
-async def test_the_flow_is_held_from_on_rebalance_complete_until_faust_resumes_it():
+async def test_stream_partitions_resumed_by_the_last_recovery_step_wait_for_the_queues_to_be_cleared():
+    from faust.tables.recovery import Recovery
+
     from streamapp import faust_workarounds
 
-    app = faust.App("workarounds-test-hold", broker="kafka://127.0.0.1:9", consumer_auto_offset_reset="latest")
+    app = faust.App("workarounds-test-hold", broker="kafka://127.0.0.1:9")
     faust_workarounds.install(app)
-    app.consumer.resume_flow()
-    app.flow_control.resume()
-    await app.on_rebalance_complete.send()
-    assert not app.consumer.flow_active and not app.flow_control.is_active()
-    assert app.consumer.suspend_flow.is_set()  # what sinks wait on to drain before the flow resumes
+    for name in ("on_recovery_completed", "_resume_streams"):
+        assert getattr(Recovery, name).__streamapp__, name
+    consumer, channel = app.consumer, app.channel()
+    stream = faust.types.TP("stream", 0)
+    seen = []
+
+    async def faust_last_step(self) -> None:  # what Faust does there, in its order
+        self.app.consumer.resume_partitions({stream})
+        seen.append(stream in consumer._get_active_partitions())  # not yet: a fetch now would be cleared
+        channel.queue.put_nowait("fetched before the clear")
+        self.app.flow_control.resume()
+        seen.append(stream in consumer._get_active_partitions())
+
+    step = faust_workarounds._resume_streams_after_the_clear(faust_last_step)
+    await step(types.SimpleNamespace(app=app))
+    assert seen == [False, True] and channel.queue.empty()
+    assert "resume_partitions" not in vars(consumer) and "resume" not in vars(app.flow_control)
+    consumer.resume_partitions({faust.types.TP("later", 0)})  # Faust's own again
+    assert faust.types.TP("later", 0) in consumer._get_active_partitions()
 
 
 def test_faust_still_commits_past_an_unacked_record_when_the_next_one_is_acked():
