@@ -20,6 +20,17 @@ whose offsets were altered to 3 and resumed read from 4 (seen about once in 20 r
 the sink). The stream partitions Faust resumes there now stay paused until that clear is done,
 then resume; nothing else changes (tables and the flow are left alone).
 
+**A fetched batch dropped while the flow is stopped** (:func:`install`). Faust's fetch loop asks
+aiokafka for records, and if the flow was stopped meanwhile (a rebalance began) it drops the
+batch and seeks back to the committed offsets; aiokafka had already moved its positions past the
+batch, and a partition without a committed offset is not sought: a table's changelog partition,
+never committed by the group. A worker whose recovery had just sought a changelog partition to its
+first record lost that record this way and waited for it until the next rebalance ("No event
+received for active tp ... since recovery start": seen about once in 25 runs of
+``tests/ops/test_connect_lifecycle.py``, the fingerprint record of a source the worker had just
+written). Such a batch is now given back: each of its partitions is sought to its first record,
+and the fetch loop gets an empty batch.
+
 **Records a sink gives up on** (:func:`release_unacked`). Before a rebalance and on shutdown
 Faust waits until every record it handed out is acked or garbage, and its stream iterator keeps
 the last record of each stream referenced. A record a sink leaves unacked on purpose (a stopped
@@ -266,6 +277,32 @@ def _resume_streams_after_the_clear(original: Any) -> Any:
     return last_recovery_step
 
 
+def _give_back_batches_fetched_while_stopped(original: Any) -> Any:
+    """Wrap Faust's ``Consumer._wait_next_records``: a batch the fetch loop is about to drop (the flow
+    stopped while it was fetched) is given back to aiokafka by seeking its partitions to their first
+    record (see the module doc)."""
+
+    async def _wait_next_records(self: Any, timeout: float) -> Any:
+        records, active_partitions = await original(self, timeout)
+        if records and not self.flow_active:  # the caller drops it: nothing awaited in between
+            for tp, batch in records.items():
+                if batch:
+                    try:
+                        await self.seek(tp, batch[0].offset)
+                    except Exception as exc:  # noqa: BLE001 -- no longer assigned: its next owner reads it
+                        logger.debug("not seeking %s back: %s", tp, exc)
+            return {}, active_partitions
+        return records, active_partitions
+
+    return _wait_next_records
+
+
+def _patch_give_back_batches_fetched_while_stopped() -> None:
+    from faust.transport.consumer import Consumer
+
+    _install(Consumer, "_wait_next_records", _give_back_batches_fetched_while_stopped(Consumer._wait_next_records))
+
+
 def _patch_resume_streams_after_the_clear() -> None:
     from faust.tables.recovery import Recovery
 
@@ -312,6 +349,7 @@ def install(app: Any, *, fetch_max_wait_ms: int | None = None) -> None:
     _patch_topic_root()
     _patch_subscribe_after_rebalance()
     _patch_resume_streams_after_the_clear()
+    _patch_give_back_batches_fetched_while_stopped()
     app.topics._resubscribe_sleep_lock_seconds = RESUBSCRIBE_DELAY  # an instance attribute: this app only
 
     @app.on_rebalance_complete.connect
