@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
-import sys
 from pathlib import Path
 
 import aiocoap
@@ -15,24 +13,11 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from diffusion.internal.protocol.exceptions import ServerConnectionResponseError
 
+from tests.fixtures.dev_stack import start_dev, stop_dev, wait_line
 from tests.fixtures.diffusion import diffusion_session
 from tests.fixtures.net import free_tcp_port, free_udp_port
 
 ROOT = Path(__file__).resolve().parents[2]
-STREAMAPP = str(Path(sys.executable).with_name("streamapp"))
-
-
-async def _wait_line(path: Path, pattern: str, proc: asyncio.subprocess.Process, timeout: float) -> re.Match[str]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        text = path.read_text(errors="replace")
-        match = re.search(pattern, text)
-        if match:
-            return match
-        if proc.returncode is not None or loop.time() > deadline:
-            raise AssertionError(f"no {pattern!r} (exit {proc.returncode}); output:\n{text[-5000:]}")
-        await asyncio.sleep(0.25)
 
 
 def _alive(pid: int) -> bool:
@@ -46,30 +31,20 @@ def _alive(pid: int) -> bool:
 async def test_dev_stack_comes_up_answers_clients_and_stops_on_ctrl_c(tmp_path):
     broker, diff, coap, web = free_tcp_port(), free_tcp_port(), free_udp_port(), free_tcp_port()
     registry = free_tcp_port()
-    out = tmp_path / "dev.out"
-    with open(out, "wb") as sink:
-        proc = await asyncio.create_subprocess_exec(
-            STREAMAPP,
-            "dev",
-            "--broker-port",
-            str(broker),
-            "--diffusion-port",
-            str(diff),
-            "--coap-port",
-            str(coap),
-            "--web-port",
-            str(web),
-            "--registry-port",
-            str(registry),
-            "--connectors",
-            str(ROOT / "settings/connectors"),
-            cwd=tmp_path,
-            stdout=sink,
-            stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "STREAMAPP_ENV_FILE": str(tmp_path / "none.env")},
-        )
+    proc, out = await start_dev(
+        tmp_path,
+        {
+            "--broker-port": broker,
+            "--diffusion-port": diff,
+            "--coap-port": coap,
+            "--web-port": web,
+            "--registry-port": registry,
+        },
+        "--connectors",
+        str(ROOT / "settings/connectors"),
+    )
     try:
-        ready = await _wait_line(out, r"Ready in ([\d.]+)s", proc, timeout=120)
+        ready = await wait_line(out, r"Ready in ([\d.]+)s", proc, timeout=120)
         print(f"streamapp dev ready in {ready.group(1)} s")
         text = out.read_text()
         assert f"Kafka broker       127.0.0.1:{broker}" in text
@@ -106,11 +81,9 @@ async def test_dev_stack_comes_up_answers_clients_and_stops_on_ctrl_c(tmp_path):
         assert response.code == aiocoap.CONTENT
 
         # Data moves: the sample Diffusion sink publishes the demo's Kafka prices to Diffusion kafka/price.
-        await _wait_line(out, r"demo: Kafka price [1-9]\d* sent -> Diffusion kafka/price [1-9]", proc, timeout=60)
+        await wait_line(out, r"demo: Kafka price [1-9]\d* sent -> Diffusion kafka/price [1-9]", proc, timeout=60)
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-        code = await asyncio.wait_for(proc.wait(), 60)
+        code = await stop_dev(proc)
     assert code == 0, out.read_text()[-3000:]
     assert "stopping: web view, worker, Schema Registry, CoAP server, Diffusion emulator, broker" in out.read_text()
     assert not _alive(worker_pid)

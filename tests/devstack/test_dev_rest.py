@@ -7,21 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import signal
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.devstack.test_dev import _wait_line
+from tests.fixtures.dev_stack import start_dev, stop_dev, wait_line
 from tests.fixtures.diffusion import Collector, diffusion_session
 from tests.fixtures.kafka import produce
 from tests.fixtures.net import free_tcp_port, free_udp_port
 
-BIN = Path(sys.executable).parent
-STREAMAPP, KC = str(BIN / "streamapp"), str(BIN / "kc")
+KC = str(Path(sys.executable).with_name("kc"))
 
 # The seed's "sample configuration to add a Sink connector via the REST API", as printed there.
 SEED_SINK = """{
@@ -59,34 +56,23 @@ async def test_seed_sink_json_posted_with_curl_then_with_kc_delivers_price_to_ka
     connectors.mkdir()  # no file connector: the seed's connector is the only one
     seed = tmp_path / "seed-sink.json"
     seed.write_text(SEED_SINK.replace("wss://<diffusion_server_hostname>", f"ws://127.0.0.1:{diff}"))
-    out = tmp_path / "dev.out"
-    with open(out, "wb") as sink:
-        proc = await asyncio.create_subprocess_exec(
-            STREAMAPP,
-            "dev",
-            "--no-demo",
-            "--broker-port",
-            str(broker),
-            "--diffusion-port",
-            str(diff),
-            "--coap-port",
-            str(free_udp_port()),
-            "--web-port",
-            str(web),
-            "--registry-port",
-            str(free_tcp_port()),
-            "--view-port",
-            str(free_tcp_port()),
-            "--connectors",
-            str(connectors),
-            cwd=tmp_path,
-            stdout=sink,
-            stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "STREAMAPP_ENV_FILE": str(tmp_path / "none.env")},
-        )
+    proc, out = await start_dev(
+        tmp_path,
+        {
+            "--broker-port": broker,
+            "--diffusion-port": diff,
+            "--coap-port": free_udp_port(),
+            "--web-port": web,
+            "--registry-port": free_tcp_port(),
+            "--view-port": free_tcp_port(),
+        },
+        "--no-demo",
+        "--connectors",
+        str(connectors),
+    )
     url = f"http://127.0.0.1:{web}"
     try:
-        await _wait_line(out, r"Ready in ([\d.]+)s", proc, timeout=120)
+        await wait_line(out, r"Ready in ([\d.]+)s", proc, timeout=120)
         async with diffusion_session(f"ws://127.0.0.1:{diff}") as session:
             collector = await Collector(session).subscribe("kafka/price")
 
@@ -108,9 +94,7 @@ async def test_seed_sink_json_posted_with_curl_then_with_kc_delivers_price_to_ka
             await collector.wait_for("kafka/price", lambda v: v == {"bid": 1.31, "ask": 1.32}, timeout=30)
             await _run(KC, "--url", url, "status", "DiffusionSinkConnector")
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-        code = await asyncio.wait_for(proc.wait(), 60)
+        code = await stop_dev(proc)
     text = out.read_text()
     assert code == 0, text[-3000:]
     assert '"password"' not in text and "Traceback" not in text

@@ -10,18 +10,16 @@ import asyncio
 import contextlib
 import re
 import ssl
-import sys
-from pathlib import Path
 
 import diffusion
 import diffusion.datatypes as dt
 import pytest
 
 from streamapp.devstack.diffusion_emulator import DiffusionEmulator
+from tests.fixtures.dev_stack import STREAMAPP
 from tests.fixtures.diffusion import Collector, started_emulator
 from tests.fixtures.net import free_tcp_port
 
-STREAMAPP = str(Path(sys.executable).with_name("streamapp"))
 TIMEOUT = 20.0
 
 

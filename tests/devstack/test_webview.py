@@ -12,12 +12,7 @@ connectors, web view), so every value the tests look for is one they put in them
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import re
-import signal
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -29,11 +24,11 @@ import pytest
 import pytest_asyncio
 
 from tests.fixtures.browser import chromium_binary, headless_chromium
+from tests.fixtures.dev_stack import start_dev, stop_dev, wait_line
 from tests.fixtures.kafka import consume, produce
 from tests.fixtures.net import free_tcp_port, free_udp_port
 
 ROOT = Path(__file__).resolve().parents[2]
-STREAMAPP = str(Path(sys.executable).with_name("streamapp"))
 #: What the issue asks of the page: a Kafka record on screen within 10 s.
 KAFKA_TO_PAGE_LIMIT = 10.0
 
@@ -44,25 +39,11 @@ class DevStack:
     bootstrap: str
 
 
-async def _wait_line(path: Path, pattern: str, proc: asyncio.subprocess.Process, timeout: float) -> re.Match[str]:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        text = path.read_text(errors="replace")
-        match = re.search(pattern, text)
-        if match:
-            return match
-        if proc.returncode is not None or loop.time() > deadline:
-            raise AssertionError(f"no {pattern!r} (exit {proc.returncode}); output:\n{text[-5000:]}")
-        await asyncio.sleep(0.2)
-
-
 @pytest_asyncio.fixture(scope="module")
 async def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DevStack]:
     chromium_binary()  # skip before starting anything when there is no browser
     workdir = tmp_path_factory.mktemp("webview-dev")
     broker, view = free_tcp_port(), free_tcp_port()
-    out = workdir / "dev.out"
     ports = {
         "--broker-port": broker,
         "--diffusion-port": free_tcp_port(),
@@ -71,29 +52,14 @@ async def dev_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[D
         "--registry-port": free_tcp_port(),
         "--view-port": view,
     }
-    args = [arg for option, port in ports.items() for arg in (option, str(port))]
-    with open(out, "wb") as sink:
-        proc = await asyncio.create_subprocess_exec(
-            STREAMAPP,
-            "dev",
-            *args,
-            "--no-demo",
-            "--connectors",
-            str(ROOT / "settings/connectors"),
-            cwd=workdir,
-            stdout=sink,
-            stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "STREAMAPP_ENV_FILE": str(workdir / "none.env")},
-        )
+    proc, out = await start_dev(workdir, ports, "--no-demo", "--connectors", str(ROOT / "settings/connectors"))
     try:
-        await _wait_line(out, r"Ready in ([\d.]+)s", proc, timeout=120)
-        view_url = (await _wait_line(out, r"Web view +(http://\S+)", proc, timeout=1)).group(1)
+        await wait_line(out, r"Ready in ([\d.]+)s", proc, timeout=120)
+        view_url = (await wait_line(out, r"Web view +(http://\S+)", proc, timeout=1)).group(1)
         assert view_url == f"http://127.0.0.1:{view}/"
         yield DevStack(view_url=view_url, bootstrap=f"127.0.0.1:{broker}")
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGINT)
-        code = await asyncio.wait_for(proc.wait(), 60)
+        code = await stop_dev(proc)
         assert code == 0, out.read_text()[-3000:]
 
 
