@@ -261,7 +261,7 @@ def _resume_streams_after_the_clear(original: Any) -> Any:
 
         def resume() -> None:
             type(flow_control).resume(flow_control)  # clears the queues
-            del consumer.resume_partitions
+            vars(consumer).pop("resume_partitions", None)
             if held:
                 consumer.resume_partitions(held)
 
