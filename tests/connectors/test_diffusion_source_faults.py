@@ -179,7 +179,8 @@ def worker_id(worker) -> str:
     return f"{socket.gethostname()}:{worker.web_port}"  # Faust's canonical URL: the host name and web port
 
 
-@pytest.mark.compat(broken={"tansu": TANSU_END_OFFSETS})
+# Newest Apache Kafka only: the source's SIGKILL on Kafka 3.9 is the compatibility set's test above
+# (same group, same placement topic); this one's 35 s on each engine was the suite's longest path.
 async def test_two_sources_spread_over_two_workers_and_a_killed_ones_source_moves(
     kafka_bootstrap, diffusion_emulator, tmp_path, suffix
 ):
